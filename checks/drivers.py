@@ -1,0 +1,123 @@
+"""The driver contract: what an implementation under test must provide.
+
+A driver performs the primitive operations of the I/O models it declares, on
+sockets that sockspec's connection factory made. The runner never performs an
+implementation's operation itself: every recv, send, accept and connect of the
+implementation's side goes through these methods, so what is judged is what the
+driver did.
+
+Rules of this module:
+- the contract is an abstract class whose docstrings state each method's
+  timing contract; a reference driver is a faithful, thin use of one stack;
+- errors are Python's own: a driver lets OSError subclasses (BlockingIOError,
+  TimeoutError, ConnectionResetError, ...) propagate unchanged; sockspec maps
+  them to portable kinds (checks.errorkinds) itself;
+- a driver keeps no state between behaviours that changes results.
+"""
+
+from __future__ import annotations
+
+import abc
+import socket
+from typing import ClassVar
+
+from checks.model import Model
+
+# Flags a spec may name, mapped to the socket module's constants.
+FLAG_VALUES: dict[str, int] = {
+    "peek": socket.MSG_PEEK,
+    "waitall": socket.MSG_WAITALL,
+    "dontwait": socket.MSG_DONTWAIT,
+}
+SHUTDOWN_HOW: dict[str, int] = {
+    "read": socket.SHUT_RD,
+    "write": socket.SHUT_WR,
+    "both": socket.SHUT_RDWR,
+}
+
+
+class Driver(abc.ABC):
+    """Base of every driver: a name for reports and the models it declares.
+
+    Behaviours of a model the driver does not declare are reported as not
+    applicable, with that reason.
+    """
+
+    #: Short name shown in item ids and reports.
+    name: ClassVar[str] = "driver"
+    #: The models whose behaviours apply to this driver.
+    models: ClassVar[frozenset[Model]] = frozenset()
+    #: One line saying what the driver is built on.
+    description: ClassVar[str] = ""
+
+    def release(self) -> None:  # noqa: B027 - optional hook, empty by default
+        """Release what the driver holds (event loops, threads). Called once after a run."""
+
+
+class SocketDriver(Driver):
+    """The blocking and non-blocking models: one call, one kernel request.
+
+    Timing contract, for a socket in blocking mode (`set_blocking(sock, True)`,
+    no timeout): a call that needs the kernel to wait (recv on an empty buffer,
+    send with full buffers, accept with none pending) does not return until the
+    kernel has done the work. In non-blocking mode the same call returns at once,
+    with BlockingIOError (EAGAIN) when nothing could be done; recv and send move
+    what they can and return that length.
+    """
+
+    @abc.abstractmethod
+    def set_blocking(self, sock: socket.socket, blocking: bool) -> None:
+        """Put the socket in blocking (True) or non-blocking (False) mode. Returns at once."""
+
+    @abc.abstractmethod
+    def set_timeout(self, sock: socket.socket, seconds: float | None) -> None:
+        """Give blocking calls a time limit (None: no limit; 0: non-blocking). Returns at once.
+
+        With a limit T, a call that would wait longer fails with TimeoutError,
+        never before T has passed.
+        """
+
+    @abc.abstractmethod
+    def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
+        """Receive at most `size` bytes; b'' means the peer shut down writing (EOF).
+
+        Blocking mode: waits until at least one byte or EOF is there (MSG_WAITALL:
+        until `size` bytes, EOF or an error), then returns what is buffered, up to
+        `size`: a partial copy, not a wait for `size`. Non-blocking mode (or
+        MSG_DONTWAIT): returns at once; BlockingIOError when the buffer is empty.
+        MSG_PEEK returns the bytes and leaves them in the kernel.
+        """
+
+    @abc.abstractmethod
+    def send(self, sock: socket.socket, data: bytes, flags: int) -> int:
+        """Queue bytes for the peer and return how many were queued.
+
+        Blocking mode: waits until all of `data` is queued, then returns len(data).
+        Non-blocking mode: queues what fits at once and returns that count;
+        BlockingIOError when nothing fits.
+        """
+
+    @abc.abstractmethod
+    def accept(self, listener: socket.socket) -> socket.socket:
+        """Take one pending connection from a listening socket.
+
+        Blocking mode: waits for a client. Non-blocking mode: BlockingIOError when
+        none is pending.
+        """
+
+    @abc.abstractmethod
+    def connect(self, sock: socket.socket, address: object) -> None:
+        """Connect to `address`.
+
+        Blocking mode: returns once connected (or raises, e.g. ConnectionRefusedError).
+        Non-blocking mode: raises BlockingIOError (EINPROGRESS) at once while the
+        handshake goes on.
+        """
+
+    @abc.abstractmethod
+    def shutdown(self, sock: socket.socket, how: int) -> None:
+        """Shut down reading, writing or both (socket.SHUT_*). Returns at once."""
+
+    @abc.abstractmethod
+    def close(self, sock: socket.socket) -> None:
+        """Close the socket. Returns at once."""

@@ -1,0 +1,167 @@
+"""Judging: does an observed outcome meet an expectation?
+
+Rules of this module:
+- pure functions of values: no I/O, no clock, no threads, no pytest, no sockets;
+- order is judged without tolerance ("not before the peer acted" compares two
+  timestamps of one clock); only `within` uses the tolerance, through `Timing`;
+- a mismatch is a sentence that says what was expected and what was seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from checks.model import Expectation, Payload
+from checks.timing import Timing, format_duration
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one call or peer read did.
+
+    value: bytes for recv-like calls, an int for send-like calls, None otherwise.
+    error: the portable kind (see errorkinds), or None when the call returned.
+    ended: None when it had not returned by the end of its wait.
+    """
+
+    started: float
+    ended: float | None
+    value: object = None
+    error: str | None = None
+    detail: str = ""
+
+    @property
+    def elapsed(self) -> float | None:
+        return None if self.ended is None else self.ended - self.started
+
+    def describe(self) -> str:
+        if self.ended is None:
+            return "still running"
+        if self.error is not None:
+            shown = f"error {self.error}"
+            return f"{shown} ({self.detail})" if self.detail else shown
+        if isinstance(self.value, bytes):
+            return "EOF (b'')" if not self.value else Payload(self.value).describe()
+        if self.value is None:
+            return "returned"
+        return f"returned {self.value!r}"
+
+
+def describe(expect: Expectation) -> str:
+    """The expectation as a phrase: "data b'hello', not before step 'send'"."""
+    parts = []
+    if expect.data is not None:
+        parts.append(f"data {Payload(expect.data).describe()}")
+    if expect.length is not None:
+        parts.append(f"length {expect.length.describe()}")
+    if expect.eof:
+        parts.append("EOF (b'')")
+    if expect.ok:
+        parts.append("success")
+    if expect.errors:
+        parts.append("error " + " or ".join(sorted(expect.errors)))
+    if expect.any_of:
+        parts.append("any of (" + "; ".join(describe(option) for option in expect.any_of) + ")")
+    if expect.not_before:
+        parts.append(f"not before {expect.not_before!r}")
+    if expect.before:
+        parts.append(f"before {expect.before!r}")
+    if expect.min_elapsed is not None:
+        parts.append(f"not sooner than {format_duration(expect.min_elapsed)}")
+    if expect.within is not None:
+        parts.append(f"within {format_duration(expect.within)}")
+    return ", ".join(parts) or "anything"
+
+
+def _length(value: object) -> int | None:
+    if isinstance(value, bytes):
+        return len(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def _result_mismatches(expect: Expectation, outcome: Outcome) -> list[str]:
+    """What the returned value or error gets wrong (timing aside)."""
+    wants_value = expect.data is not None or expect.length is not None or expect.eof or expect.ok
+    if outcome.error is not None:
+        if expect.errors and outcome.error not in expect.errors:
+            return [f"expected error {' or '.join(sorted(expect.errors))}, observed {outcome.describe()}"]
+        if wants_value or not expect.errors:
+            return [f"expected {describe(expect)}, observed {outcome.describe()}"]
+        return []
+    if expect.errors:
+        return [f"expected error {' or '.join(sorted(expect.errors))}, observed {outcome.describe()}"]
+    found = []
+    if expect.data is not None and outcome.value != expect.data:
+        found.append(f"expected data {Payload(expect.data).describe()}, observed {outcome.describe()}")
+    length = _length(outcome.value)
+    if expect.length is not None and (length is None or not expect.length.contains(length)):
+        found.append(f"expected length {expect.length.describe()}, observed {outcome.describe()}")
+    if expect.eof and outcome.value != b"":
+        found.append(f"expected EOF (b''), observed {outcome.describe()}")
+    return found
+
+
+def _time_mismatches(
+    expect: Expectation, outcome: Outcome, acted: Mapping[str, float], timing: Timing
+) -> list[str]:
+    assert outcome.ended is not None and outcome.elapsed is not None
+    found = []
+    if expect.not_before is not None:
+        at = acted.get(expect.not_before)
+        if at is None:
+            found.append(
+                f"expected it to return not before {expect.not_before!r}, "
+                f"but it returned at {format_duration(outcome.ended)} and {expect.not_before!r} "
+                "had not acted yet"
+            )
+        elif outcome.ended < at:
+            found.append(
+                f"expected it to return not before {expect.not_before!r} "
+                f"(at {format_duration(at)}), observed it returned at {format_duration(outcome.ended)}"
+            )
+    if expect.before is not None:
+        at = acted.get(expect.before)
+        if at is not None and outcome.ended >= at:
+            found.append(
+                f"expected it to return before {expect.before!r} (at {format_duration(at)}), "
+                f"observed it returned at {format_duration(outcome.ended)}"
+            )
+    if expect.min_elapsed is not None and outcome.elapsed < expect.min_elapsed:
+        found.append(
+            f"expected it to take at least {format_duration(expect.min_elapsed)}, "
+            f"observed {format_duration(outcome.elapsed)}"
+        )
+    if expect.within is not None and outcome.elapsed > timing.upper(expect.within):
+        found.append(
+            f"expected it to return within {format_duration(expect.within)} "
+            f"(+{format_duration(timing.tolerance)} tolerance), observed {format_duration(outcome.elapsed)}"
+        )
+    return found
+
+
+def judge(
+    expect: Expectation, outcome: Outcome, acted: Mapping[str, float], timing: Timing
+) -> list[str]:
+    """The mismatches between `expect` and `outcome`; empty when it meets them all.
+
+    `acted` maps step names to the time each step acted (a peer action's start,
+    a call's return), for `not_before` and `before`.
+    """
+    if outcome.ended is None:
+        return [f"expected {describe(expect)}, observed no return (the call is still blocked)"]
+    found = _time_mismatches(expect, outcome, acted, timing)
+    if expect.any_of:
+        options = [_result_mismatches(option, outcome) + _time_mismatches(option, outcome, acted, timing)
+                   for option in expect.any_of]
+        if all(options):
+            found.append(f"expected any of ({'; '.join(describe(o) for o in expect.any_of)}), "
+                         f"observed {outcome.describe()}")
+    plain = Expectation(
+        data=expect.data, length=expect.length, eof=expect.eof, ok=expect.ok, errors=expect.errors
+    )
+    if plain != Expectation():
+        found.extend(_result_mismatches(plain, outcome))
+    return found

@@ -1,0 +1,463 @@
+"""Spec files: safe YAML with line marks -> schema validation -> the frozen model.
+
+Rules of this module:
+- YAML is loaded with PyYAML's SafeLoader only; no global patching of PyYAML;
+- every problem is a `SpecError` naming file, line and the field path, found
+  before anything runs: a file with any error yields no behaviour at all;
+- the JSON Schema (spec/schema.json) checks the shape; this module adds what a
+  schema cannot say (names that must exist, arguments each operation needs,
+  ids unique across the corpus);
+- no I/O beyond reading the spec files; no pytest, no sockets.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from checks.model import (
+    Await,
+    Behaviour,
+    Call,
+    Check,
+    Expectation,
+    Family,
+    Level,
+    Mode,
+    Model,
+    Origin,
+    Payload,
+    Peer,
+    Range,
+    SocketOptions,
+    SpecFile,
+    Step,
+    Topology,
+)
+from checks.timing import parse_duration
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "spec" / "schema.json"
+STEP_KINDS = ("call", "peer", "await", "check")
+
+FieldPath = tuple[str | int, ...]
+
+# For each operation: the fields it needs, and the other fields it accepts.
+CALL_ARGUMENTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "recv": (frozenset({"size"}), frozenset({"flags"})),
+    "send": (frozenset({"data"}), frozenset({"flags"})),
+    "accept": (frozenset(), frozenset()),
+    "connect": (frozenset(), frozenset()),
+    "shutdown": (frozenset({"how"}), frozenset()),
+    "close": (frozenset(), frozenset()),
+    "setblocking": (frozenset({"blocking"}), frozenset()),
+    "settimeout": (frozenset({"timeout"}), frozenset()),
+}
+PEER_ARGUMENTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "send": (frozenset({"data"}), frozenset()),
+    "read": (frozenset({"size"}), frozenset({"expect"})),
+    "shutdown": (frozenset({"how"}), frozenset()),
+    "close": (frozenset(), frozenset()),
+    "reset": (frozenset(), frozenset()),
+    "accept": (frozenset(), frozenset()),
+    "connect": (frozenset(), frozenset()),
+}
+_CALL_COMMON = frozenset({"call", "as", "repeat", "expect", "name", "after", "limit"})
+_PEER_COMMON = frozenset({"peer", "name", "after", "limit"})
+
+# The socket mode each model implies when a behaviour does not say.
+DEFAULT_MODE: dict[Model, Mode | None] = {
+    Model.BLOCKING: Mode.BLOCKING,
+    Model.NONBLOCKING: Mode.NONBLOCKING,
+    Model.READINESS: Mode.NONBLOCKING,
+    Model.COMPLETION: None,
+    Model.SERVER: None,
+}
+
+
+class SpecError(Exception):
+    """A spec file is wrong: the spec author's to fix. Names file, line and field."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(problem) for problem in self.problems))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a spec file."""
+
+    file: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}"
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+def format_path(path: FieldPath) -> str:
+    """('behaviours', 2, 'steps', 0, 'expect') -> 'behaviours[2].steps[0].expect'."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+@cache
+def schema() -> dict[str, Any]:
+    with SCHEMA_PATH.open(encoding="utf-8") as stream:
+        loaded: dict[str, Any] = json.load(stream)
+    jsonschema.Draft202012Validator.check_schema(loaded)
+    return loaded
+
+
+class _Document:
+    """A YAML document as plain data, with the line of every field path."""
+
+    def __init__(self, text: str, file: str) -> None:
+        self.file = file
+        self.lines: dict[FieldPath, int] = {}
+        self.duplicates: list[Problem] = []
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                self.data: Any = None
+                return
+            self._mark(node, ())
+            self.data = loader.construct_document(node)
+        finally:
+            loader.dispose()
+
+    def _mark(self, node: yaml.Node, path: FieldPath) -> None:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                if key in seen:
+                    self.duplicates.append(
+                        Problem(
+                            self.file,
+                            key_node.start_mark.line + 1,
+                            format_path((*path, key)),
+                            "this key is given twice in the same mapping",
+                        )
+                    )
+                seen.add(key)
+                self._mark(value_node, (*path, key))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self._mark(item, (*path, index))
+
+    def line(self, path: FieldPath) -> int:
+        """The line of a field, or of its nearest enclosing field that has one."""
+        while path not in self.lines and path:
+            path = path[:-1]
+        return self.lines.get(path, 1)
+
+    def problem(self, path: FieldPath, message: str) -> Problem:
+        return Problem(self.file, self.line(path), format_path(path), message)
+
+
+def _schema_problems(doc: _Document) -> list[Problem]:
+    validator = jsonschema.Draft202012Validator(schema())
+    problems = []
+    for error in validator.iter_errors(doc.data):
+        path: FieldPath = tuple(error.absolute_path)
+        problems.append(_explain(doc, path, error))
+    return sorted(problems, key=lambda problem: problem.line)
+
+
+def _explain(doc: _Document, path: FieldPath, error: jsonschema.ValidationError) -> Problem:
+    """Turn a schema error into a message a spec author can act on."""
+    instance = error.instance
+    if error.validator == "additionalProperties" and isinstance(instance, Mapping):
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(instance) - set(allowed))
+        key = extra[0] if extra else ""
+        hint = _did_you_mean(key, allowed)
+        return doc.problem(
+            (*path, key), f"unknown field {key!r}{hint}; allowed here: {', '.join(allowed)}"
+        )
+    if error.validator == "anyOf" and isinstance(instance, Mapping) and path[-2:-1] == ("steps",):
+        return doc.problem(
+            path,
+            f"a step needs exactly one of {', '.join(STEP_KINDS)}; "
+            f"found fields: {', '.join(map(str, instance)) or 'none'}",
+        )
+    if error.validator == "enum" and isinstance(instance, str):
+        options = [str(option) for option in error.validator_value]
+        hint = _did_you_mean(instance, options)
+        return doc.problem(path, f"{instance!r} is not one of: {', '.join(options)}{hint}")
+    if error.validator == "pattern" and path and path[-1] in {"after", "limit", "within"}:
+        return doc.problem(path, f"{instance!r} is not a duration (write e.g. 100ms, 1.5s, 250us)")
+    return doc.problem(path, error.message)
+
+
+def _did_you_mean(word: str, options: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _bytes(value: str | Mapping[str, int]) -> bytes:
+    if isinstance(value, str):
+        return value.encode("latin-1")
+    return Payload.pattern(value["size"]).data
+
+
+def _range(value: int | Mapping[str, int]) -> Range:
+    if isinstance(value, int):
+        return Range(value, value)
+    return Range(value.get("min"), value.get("max"))
+
+
+def _duration(value: str | None) -> float | None:
+    return None if value is None else parse_duration(value)
+
+
+def _expectation(raw: Mapping[str, Any]) -> Expectation:
+    errors = raw.get("error", ())
+    return Expectation(
+        data=_bytes(raw["data"]) if "data" in raw else None,
+        length=_range(raw["length"]) if "length" in raw else None,
+        eof=raw.get("eof"),
+        ok=raw.get("ok"),
+        errors=frozenset([errors] if isinstance(errors, str) else errors),
+        not_before=raw.get("not_before"),
+        before=raw.get("before"),
+        within=_duration(raw.get("within")),
+        min_elapsed=_duration(raw.get("min_elapsed")),
+        any_of=tuple(_expectation(option) for option in raw.get("any_of", ())),
+    )
+
+
+class _BehaviourBuilder:
+    """Builds one behaviour and collects what the schema cannot check."""
+
+    def __init__(self, doc: _Document, path: FieldPath, file_model: Model) -> None:
+        self.doc = doc
+        self.path = path
+        self.file_model = file_model
+        self.problems: list[Problem] = []
+
+    def build(self, raw: Mapping[str, Any], file_source: str, families: Sequence[str]) -> Behaviour:
+        model = Model(raw.get("model", self.file_model.value))
+        steps = tuple(
+            self._step(step, (*self.path, "steps", index)) for index, step in enumerate(raw["steps"])
+        )
+        self._check_names(raw["steps"], steps)
+        mode = Mode(raw["mode"]) if "mode" in raw else DEFAULT_MODE[model]
+        sock = raw.get("socket", {})
+        return Behaviour(
+            id=raw["id"],
+            model=model,
+            level=Level(raw["level"]),
+            rule=" ".join(raw["rule"].split()),
+            source=raw["source"],
+            origin=Origin(self.doc.file, self.doc.line(self.path)),
+            steps=steps,
+            families=tuple(Family(name) for name in raw.get("families", families)),
+            topology=Topology(raw.get("connection", "pair")),
+            mode=mode,
+            socket=SocketOptions(**sock),
+            file_source=file_source,
+        )
+
+    def _step(self, raw: Mapping[str, Any], path: FieldPath) -> Step:
+        origin = Origin(self.doc.file, self.doc.line(path))
+        common: dict[str, Any] = {
+            "origin": origin,
+            "name": raw.get("name"),
+            "after": parse_duration(raw.get("after", "0s")),
+            "limit": _duration(raw.get("limit")),
+        }
+        expect = _expectation(raw["expect"]) if "expect" in raw else None
+        if "call" in raw:
+            self._check_arguments(raw, path, "call", CALL_ARGUMENTS, _CALL_COMMON)
+            return Call(
+                op=raw["call"],
+                size=raw.get("size"),
+                payload=_bytes(raw["data"]) if "data" in raw else None,
+                flags=frozenset(raw.get("flags", ())),
+                how=raw.get("how"),
+                timeout=_duration(raw.get("timeout")),
+                blocking=raw.get("blocking"),
+                background=raw.get("as"),
+                repeat=raw.get("repeat", 1),
+                expect=expect,
+                **common,
+            )
+        if "peer" in raw:
+            self._check_arguments(raw, path, "peer", PEER_ARGUMENTS, _PEER_COMMON)
+            return Peer(
+                action=raw["peer"],
+                payload=_bytes(raw["data"]) if "data" in raw else None,
+                size=raw.get("size"),
+                how=raw.get("how"),
+                expect=expect,
+                **common,
+            )
+        if "await" in raw:
+            return Await(call=raw["await"], expect=expect, **common)
+        probe = raw["check"]
+        return Check(
+            unread=probe.get("unread"),
+            unread_data=_bytes(probe["unread_data"]) if "unread_data" in probe else None,
+            peer_unread=probe.get("peer_unread"),
+            **common,
+        )
+
+    def _check_arguments(
+        self,
+        raw: Mapping[str, Any],
+        path: FieldPath,
+        kind: str,
+        table: Mapping[str, tuple[frozenset[str], frozenset[str]]],
+        common: frozenset[str],
+    ) -> None:
+        needed, optional = table[raw[kind]]
+        for missing in sorted(needed - set(raw)):
+            self.problems.append(
+                self.doc.problem((*path, kind), f"{kind} {raw[kind]} needs the field {missing!r}")
+            )
+        for extra in sorted(set(raw) - needed - optional - common):
+            self.problems.append(
+                self.doc.problem(
+                    (*path, extra), f"{kind} {raw[kind]} does not take the field {extra!r}"
+                )
+            )
+
+    def _check_names(self, raws: Sequence[Mapping[str, Any]], steps: Sequence[Step]) -> None:
+        names: dict[str, int] = {}
+        background: dict[str, int] = {}
+        awaited: set[str] = set()
+        for index, step in enumerate(steps):
+            path = (*self.path, "steps", index)
+            for name in filter(None, (step.name, getattr(step, "background", None))):
+                if name in names:
+                    self.problems.append(
+                        self.doc.problem(path, f"the name {name!r} is already used by step {names[name] + 1}")
+                    )
+                names[name] = index
+            if isinstance(step, Call) and step.background:
+                background[step.background] = index
+                if step.repeat > 1:
+                    self.problems.append(
+                        self.doc.problem((*path, "repeat"), "a background call cannot repeat")
+                    )
+            if isinstance(step, Await):
+                if step.call not in background:
+                    known = ", ".join(sorted(background)) or "none so far"
+                    self.problems.append(
+                        self.doc.problem(
+                            (*path, "await"),
+                            f"no earlier background call is named {step.call!r} "
+                            f"(background calls: {known})",
+                        )
+                    )
+                elif step.call in awaited:
+                    self.problems.append(
+                        self.doc.problem((*path, "await"), f"{step.call!r} is awaited twice")
+                    )
+                awaited.add(step.call)
+        for name, index in background.items():
+            if name not in awaited:
+                self.problems.append(
+                    self.doc.problem(
+                        (*self.path, "steps", index, "as"),
+                        f"the background call {name!r} is never awaited",
+                    )
+                )
+        for index, raw in enumerate(raws):
+            for option_path, reference in _references(raw.get("expect", {}), ("expect",)):
+                if reference not in names:
+                    self.problems.append(
+                        self.doc.problem(
+                            (*self.path, "steps", index, *option_path),
+                            f"no step is named {reference!r}",
+                        )
+                    )
+
+
+def _references(raw: Mapping[str, Any], path: FieldPath) -> Iterable[tuple[FieldPath, str]]:
+    for key in ("not_before", "before"):
+        if key in raw:
+            yield (*path, key), raw[key]
+    for index, option in enumerate(raw.get("any_of", ())):
+        yield from _references(option, (*path, "any_of", index))
+
+
+def load_text(text: str, file: str) -> SpecFile:
+    """Parse and validate one spec file's text; `file` is the name used in messages."""
+    try:
+        doc = _Document(text, file)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        raise SpecError([Problem(file, line, "", f"not valid YAML: {exc.problem}")]) from None
+    if doc.duplicates:
+        raise SpecError(doc.duplicates)
+    if not isinstance(doc.data, dict):
+        raise SpecError([Problem(file, 1, "", "a spec file is a mapping with model, source and behaviours")])
+    problems = _schema_problems(doc)
+    if problems:
+        raise SpecError(problems)
+    data = doc.data
+    model = Model(data["model"])
+    families = data.get("families", [family.value for family in Family])
+    behaviours = []
+    ids: dict[str, int] = {}
+    for index, raw in enumerate(data["behaviours"]):
+        path: FieldPath = ("behaviours", index)
+        builder = _BehaviourBuilder(doc, path, model)
+        behaviour = builder.build(raw, data["source"], families)
+        problems.extend(builder.problems)
+        if behaviour.id in ids:
+            problems.append(
+                doc.problem((*path, "id"), f"id {behaviour.id!r} is already used on line {ids[behaviour.id]}")
+            )
+        ids.setdefault(behaviour.id, doc.line((*path, "id")))
+        behaviours.append(behaviour)
+    if problems:
+        raise SpecError(problems)
+    return SpecFile(path=file, model=model, source=data["source"], behaviours=tuple(behaviours))
+
+
+def load_file(path: Path, display: str | None = None) -> SpecFile:
+    """Load one spec file from disk; `display` is the name shown in messages."""
+    name = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError([Problem(name, 1, "", f"cannot read the spec file: {exc}")]) from None
+    return load_text(text, name)
+
+
+def check_unique_ids(files: Sequence[SpecFile]) -> None:
+    """Refuse an id used by two files of one corpus."""
+    seen: dict[str, Behaviour] = {}
+    problems = []
+    for spec in files:
+        for behaviour in spec.behaviours:
+            first = seen.setdefault(behaviour.id, behaviour)
+            if first is not behaviour:
+                problems.append(
+                    Problem(
+                        behaviour.origin.file,
+                        behaviour.origin.line,
+                        "id",
+                        f"id {behaviour.id!r} is already used at {first.origin}",
+                    )
+                )
+    if problems:
+        raise SpecError(problems)

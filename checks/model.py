@@ -1,0 +1,242 @@
+"""The spec model: what a behaviour says, as frozen values.
+
+Rules of this module:
+- values only: frozen dataclasses and enums, no I/O, no pytest, no socket module;
+- every value knows where it came from (`Origin`: file and line), so any later
+  message can name the place in the spec;
+- durations are float seconds, byte strings are `bytes`; parsing text into these
+  values is the loader's job, not this module's.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Model(enum.Enum):
+    """The I/O models a behaviour can belong to and a driver can declare."""
+
+    BLOCKING = "blocking"
+    NONBLOCKING = "nonblocking"
+    READINESS = "readiness"
+    COMPLETION = "completion"
+    SERVER = "server"
+
+
+class Level(enum.Enum):
+    """How binding a behaviour is (RFC 2119 words, lower case in specs)."""
+
+    MUST = "must"
+    SHOULD = "should"
+
+
+class Family(enum.Enum):
+    """The kinds of connection a behaviour can run over."""
+
+    TCP4 = "tcp4"
+    TCP6 = "tcp6"
+    UNIX = "unix"
+
+
+class Topology(enum.Enum):
+    """What the connection factory hands the implementation before step 1.
+
+    PAIR: a connected socket (the implementation's end) and the peer's end.
+    LISTENER: a listening socket for the implementation; the peer connects on a step.
+    CLIENT: an unconnected socket for the implementation and a listening peer;
+        the implementation connects on a step.
+    """
+
+    PAIR = "pair"
+    LISTENER = "listener"
+    CLIENT = "client"
+
+
+class Mode(enum.Enum):
+    """The mode the runner asks the driver to put the socket in before step 1."""
+
+    BLOCKING = "blocking"
+    NONBLOCKING = "nonblocking"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where something was written: a spec file and a 1-based line."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Payload:
+    """Bytes a spec names: literal text, or `size` bytes of the standard pattern."""
+
+    data: bytes
+
+    @staticmethod
+    def pattern(size: int) -> Payload:
+        """The deterministic pattern (0, 1, ..., 255, 0, 1, ...) of `size` bytes."""
+        return Payload(bytes(range(256)) * (size // 256) + bytes(range(size % 256)))
+
+    def describe(self) -> str:
+        if len(self.data) <= 32:
+            return repr(self.data)
+        return f"{len(self.data)} bytes ({self.data[:12]!r}...)"
+
+
+@dataclass(frozen=True)
+class Range:
+    """An inclusive integer range; `None` leaves that side open."""
+
+    low: int | None = None
+    high: int | None = None
+
+    def contains(self, value: int) -> bool:
+        return (self.low is None or value >= self.low) and (
+            self.high is None or value <= self.high
+        )
+
+    def describe(self) -> str:
+        if self.low == self.high and self.low is not None:
+            return str(self.low)
+        if self.high is None:
+            return f"at least {self.low}"
+        if self.low is None:
+            return f"at most {self.high}"
+        return f"{self.low}..{self.high}"
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What a call's outcome must look like. Unset fields are not judged.
+
+    `any_of` holds alternatives: the outcome must match at least one of them;
+    the other fields must hold as well.
+    """
+
+    data: bytes | None = None
+    length: Range | None = None
+    eof: bool | None = None
+    ok: bool | None = None
+    errors: frozenset[str] = frozenset()
+    not_before: str | None = None
+    before: str | None = None
+    within: float | None = None
+    min_elapsed: float | None = None
+    any_of: tuple[Expectation, ...] = ()
+
+
+@dataclass(frozen=True)
+class Call:
+    """The implementation performs one operation through its driver.
+
+    `background` names a call that runs on while later steps go on; it is
+    judged at the `Await` step with that name. A foreground call is awaited at
+    once. `repeat` re-issues the call while it succeeds, up to that many times,
+    and the expectation judges the last outcome.
+    """
+
+    origin: Origin
+    op: str
+    size: int | None = None
+    payload: bytes | None = None
+    flags: frozenset[str] = frozenset()
+    how: str | None = None
+    timeout: float | None = None
+    blocking: bool | None = None
+    background: str | None = None
+    repeat: int = 1
+    expect: Expectation | None = None
+    name: str | None = None
+    after: float = 0.0
+    limit: float | None = None
+
+
+@dataclass(frozen=True)
+class Peer:
+    """The checker's own end acts: send, read, shutdown, close, reset, accept, connect."""
+
+    origin: Origin
+    action: str
+    payload: bytes | None = None
+    size: int | None = None
+    how: str | None = None
+    expect: Expectation | None = None
+    name: str | None = None
+    after: float = 0.0
+    limit: float | None = None
+
+
+@dataclass(frozen=True)
+class Await:
+    """Wait for a background call to return, then judge it."""
+
+    origin: Origin
+    call: str
+    expect: Expectation | None = None
+    name: str | None = None
+    after: float = 0.0
+    limit: float | None = None
+
+
+@dataclass(frozen=True)
+class Check:
+    """The checker inspects kernel state without changing it.
+
+    unread: bytes in the implementation socket's receive queue (FIONREAD);
+    unread_data: those bytes, peeked (MSG_PEEK), which leaves them in place;
+    peer_unread: bytes in the peer's receive queue.
+    """
+
+    origin: Origin
+    unread: int | None = None
+    unread_data: bytes | None = None
+    peer_unread: int | None = None
+    name: str | None = None
+    after: float = 0.0
+    limit: float | None = None
+
+
+Step = Call | Peer | Await | Check
+
+
+@dataclass(frozen=True)
+class SocketOptions:
+    """Buffer sizes set on each side before connect/listen (read back, doubled by Linux)."""
+
+    sndbuf: int | None = None
+    rcvbuf: int | None = None
+    peer_sndbuf: int | None = None
+    peer_rcvbuf: int | None = None
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """One rule of one model, with the script that shows it."""
+
+    id: str
+    model: Model
+    level: Level
+    rule: str
+    source: str
+    origin: Origin
+    steps: tuple[Step, ...]
+    families: tuple[Family, ...] = tuple(Family)
+    topology: Topology = Topology.PAIR
+    mode: Mode | None = None
+    socket: SocketOptions = SocketOptions()
+    file_source: str = ""
+
+
+@dataclass(frozen=True)
+class SpecFile:
+    """A loaded spec file: its behaviours in file order."""
+
+    path: str
+    model: Model
+    source: str
+    behaviours: tuple[Behaviour, ...] = field(default_factory=tuple)

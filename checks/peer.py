@@ -1,0 +1,139 @@
+"""The peer: the checker's own end of every connection, and its kernel probes.
+
+Rules of this module:
+- the peer is plain blocking Python sockets with a time limit on every call, so
+  a peer action can never hang a run;
+- probes read kernel state of the implementation's socket without changing it
+  (FIONREAD, MSG_PEEK on a duplicate descriptor); they never consume a byte;
+- each action returns what it observed; the runner records and judges it.
+"""
+
+from __future__ import annotations
+
+import array
+import fcntl
+import os
+import socket
+import struct
+import termios
+from collections.abc import Callable
+
+from checks.connections import Endpoints, nodelay
+from checks.drivers import SHUTDOWN_HOW
+from checks.model import Family, Peer
+
+
+class PeerError(Exception):
+    """The peer could not do what the spec asked (e.g. reset on AF_UNIX): the spec's or the checker's fault."""
+
+
+def _connected(ends: Endpoints) -> socket.socket:
+    if ends.peer is None:
+        raise PeerError("the peer has no connected socket yet (accept or connect first)")
+    return ends.peer
+
+
+def _send(ends: Endpoints, step: Peer, limit: float) -> object:
+    sock = _connected(ends)
+    sock.settimeout(limit)
+    assert step.payload is not None
+    sock.sendall(step.payload)
+    return len(step.payload)
+
+
+def _read(ends: Endpoints, step: Peer, limit: float) -> object:
+    """Read until `size` bytes or EOF; on the time limit, return what came."""
+    sock = _connected(ends)
+    assert step.size is not None
+    sock.settimeout(limit)
+    chunks: list[bytes] = []
+    got = 0
+    try:
+        while got < step.size:
+            chunk = sock.recv(min(step.size - got, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+    except TimeoutError:
+        pass
+    return b"".join(chunks)
+
+
+def _shutdown(ends: Endpoints, step: Peer, limit: float) -> object:
+    assert step.how is not None
+    _connected(ends).shutdown(SHUTDOWN_HOW[step.how])
+    return None
+
+
+def _close(ends: Endpoints, step: Peer, limit: float) -> object:
+    _connected(ends).close()
+    return None
+
+
+def _reset(ends: Endpoints, step: Peer, limit: float) -> object:
+    """Abortive close: SO_LINGER {on, 0 s} then close sends RST instead of FIN."""
+    if ends.family is Family.UNIX:
+        raise PeerError("reset needs TCP: AF_UNIX has no RST (list families: [tcp4, tcp6])")
+    sock = _connected(ends)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+    return None
+
+
+def _accept(ends: Endpoints, step: Peer, limit: float) -> object:
+    if ends.peer_listener is None:
+        raise PeerError("the peer accepts only when the implementation is the client (connection: client)")
+    ends.peer_listener.settimeout(limit)
+    ends.peer = ends.adopt(ends.peer_listener.accept()[0])
+    nodelay(ends, ends.peer)
+    return None
+
+
+def _connect(ends: Endpoints, step: Peer, limit: float) -> object:
+    if ends.peer is None or ends.impl_listener is None:
+        raise PeerError("the peer connects only when the implementation listens (connection: listener)")
+    ends.peer.settimeout(limit)
+    ends.peer.connect(ends.address)
+    return None
+
+
+PeerAction = Callable[[Endpoints, Peer, float], object]
+
+ACTIONS: dict[str, PeerAction] = {
+    "send": _send,
+    "read": _read,
+    "shutdown": _shutdown,
+    "close": _close,
+    "reset": _reset,
+    "accept": _accept,
+    "connect": _connect,
+}
+
+
+def describe(step: Peer) -> str:
+    """The action as the trace shows it: "send b'hello'", "read 1024", "shutdown write"."""
+    if step.payload is not None:
+        shown = repr(step.payload) if len(step.payload) <= 32 else f"{len(step.payload)} bytes"
+        return f"{step.action} {shown}"
+    if step.size is not None:
+        return f"{step.action} {step.size}"
+    if step.how is not None:
+        return f"{step.action} {step.how}"
+    return step.action
+
+
+def unread(sock: socket.socket) -> int:
+    """Bytes in a socket's receive queue (FIONREAD); does not change it."""
+    count = array.array("i", [0])
+    fcntl.ioctl(sock.fileno(), termios.FIONREAD, count)
+    return count[0]
+
+
+def peek(sock: socket.socket, size: int) -> bytes:
+    """Up to `size` queued bytes, left in place (MSG_PEEK on a duplicate, never waits)."""
+    with socket.socket(fileno=os.dup(sock.fileno())) as dup:
+        try:
+            return dup.recv(max(size, 1), socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return b""

@@ -1,0 +1,1 @@
+"""sockspec's pytest plugin (being written)."""
