@@ -152,7 +152,7 @@ def judge(
     """
     if outcome.ended is None:
         return [f"expected {describe(expect)}, observed no return (the call is still blocked)"]
-    found = _time_mismatches(expect, outcome, acted, timing)
+    found: list[str] = []
     if expect.any_of:
         options = [_result_mismatches(option, outcome) + _time_mismatches(option, outcome, acted, timing)
                    for option in expect.any_of]
@@ -164,4 +164,4 @@ def judge(
     )
     if plain != Expectation():
         found.extend(_result_mismatches(plain, outcome))
-    return found
+    return found + _time_mismatches(expect, outcome, acted, timing)

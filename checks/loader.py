@@ -166,7 +166,15 @@ class _Document:
         return self.lines.get(path, 1)
 
     def problem(self, path: FieldPath, message: str) -> Problem:
-        return Problem(self.file, self.line(path), format_path(path), message)
+        """A problem at `path`; a path inside a behaviour names the behaviour's id too."""
+        where = format_path(path)
+        if len(path) >= 2 and path[0] == "behaviours" and isinstance(path[1], int):
+            behaviours = self.data.get("behaviours") if isinstance(self.data, dict) else None
+            if isinstance(behaviours, list) and path[1] < len(behaviours):
+                raw = behaviours[path[1]]
+                if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+                    where = f"{where} (behaviour {raw['id']})"
+        return Problem(self.file, self.line(path), where, message)
 
 
 def _schema_problems(doc: _Document) -> list[Problem]:
@@ -181,6 +189,10 @@ def _schema_problems(doc: _Document) -> list[Problem]:
 def _explain(doc: _Document, path: FieldPath, error: jsonschema.ValidationError) -> Problem:
     """Turn a schema error into a message a spec author can act on."""
     instance = error.instance
+    if error.validator in {"oneOf", "anyOf"} and error.context and not (
+        error.validator == "anyOf" and path[-2:-1] == ("steps",)
+    ):
+        return _explain(doc, path, jsonschema.exceptions.best_match(error.context))
     if error.validator == "additionalProperties" and isinstance(instance, Mapping):
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(instance) - set(allowed))

@@ -1,1 +1,296 @@
-"""sockspec's pytest plugin (being written)."""
+"""sockspec's pytest plugin: thin glue between pytest and the checker.
+
+Rules of this module:
+- glue only: loading, running and judging live in checks.loader / runner /
+  judge; this file turns them into pytest items, options and reports;
+- public pytest API only (hooks, `from_parent`, `config.stash`); nothing else
+  in checks/ imports this module; it is registered once, by the pytest11
+  entry point;
+- without --impl (or the `sockspec_impls` ini setting) the plugin adds nothing
+  and collects nothing: plain `pytest` runs a project's own tests;
+- with an impl, the corpus replaces normal collection: items are named
+  `<spec file>::<behaviour id>[<impl>-<family>]`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from checks import report as reports
+from checks.connections import unavailable
+from checks.drivers import SocketDriver
+from checks.loader import Problem, SpecError, load_file
+from checks.model import Behaviour, Family, Level, Model
+from checks.registry import Impl, known_names, resolve
+from checks.runner import Verdict, run_behaviour
+from checks.timing import Timing, parse_duration
+
+GROUP = "sockspec"
+CORPUS = Path(__file__).resolve().parent.parent / "spec"
+
+MODEL_MARKERS: dict[Model, str] = {
+    Model.BLOCKING: "blocking: behaviours of the blocking model",
+    Model.NONBLOCKING: "nonblocking: behaviours of the non-blocking model",
+    Model.READINESS: "readiness: behaviours of readiness notification (select, poll, epoll)",
+    Model.COMPLETION: "completion: behaviours of completion notification",
+    Model.SERVER: "server: behaviours of a server over the wire",
+}
+LEVEL_MARKERS: dict[Level, str] = {
+    Level.MUST: "must: behaviours every conforming implementation has",
+    Level.SHOULD: "should: behaviours recommended, not required",
+}
+# Timing settings: command-line option, ini name, Timing field.
+TIMING_SETTINGS: tuple[tuple[str, str, str], ...] = (
+    ("--sockspec-tolerance", "sockspec_tolerance", "tolerance"),
+    ("--sockspec-step-limit", "sockspec_step_limit", "step_limit"),
+    ("--sockspec-item-limit", "sockspec_item_limit", "item_limit"),
+)
+
+
+@dataclass
+class State:
+    """What the plugin knows for one pytest run (kept in config.stash)."""
+
+    impls: list[Impl]
+    timing: Timing
+    traceback: bool
+    items: dict[str, tuple[str, str]] = field(default_factory=dict)
+    tallies: dict[tuple[str, str], reports.Tally] = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)
+
+
+STATE = pytest.StashKey[State]()
+
+
+class ConformanceFailure(Exception):
+    """The implementation under test broke a behaviour's rule."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(f"{verdict.behaviour.id} failed")
+        self.verdict = verdict
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup(GROUP, "sockspec: socket I/O model conformance")
+    group.addoption(
+        "--impl",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"implementation to check (repeatable): {', '.join(known_names())}, or module:Class",
+    )
+    defaults = Timing()
+    for option, ini, attr in TIMING_SETTINGS:
+        group.addoption(option, default=None, metavar="DURATION",
+                        help=f"e.g. 250ms (default {getattr(defaults, attr)} s; ini: {ini})")
+        parser.addini(ini, f"sockspec {attr.replace('_', ' ')} (e.g. 250ms)", default=None)
+    group.addoption(
+        "--sockspec-traceback",
+        action="store_true",
+        help="show the checker's traceback under a failed behaviour (also with -vv)",
+    )
+    group.addoption(
+        "--spec",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also run the spec files in PATH (a .yaml file or a folder of them; repeatable)",
+    )
+    group.addoption(
+        "--spec-only",
+        action="store_true",
+        help="run only the --spec files, not the corpus bundled with sockspec",
+    )
+    parser.addini("sockspec_impls", "impls to check when --impl is not given", type="args", default=[])
+    parser.addini("sockspec_specs", "extra spec files or folders, relative to the rootdir", type="paths",
+                  default=[])
+
+
+def _timing(config: pytest.Config) -> Timing:
+    values: dict[str, float] = {}
+    for option, ini, attr in TIMING_SETTINGS:
+        text = config.getoption(option) or config.getini(ini)
+        if text:
+            try:
+                values[attr] = parse_duration(str(text))
+            except ValueError as exc:
+                raise pytest.UsageError(f"{option} / {ini}: {exc}") from None
+    return Timing(**values)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in (*MODEL_MARKERS.values(), *LEVEL_MARKERS.values()):
+        config.addinivalue_line("markers", line)
+    names = config.getoption("--impl") or config.getini("sockspec_impls")
+    if not names:
+        return
+    try:
+        impls = resolve(list(names))
+    except LookupError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    traceback = bool(config.getoption("--sockspec-traceback")) or config.get_verbosity() >= 2
+    state = State(impls, _timing(config), traceback)
+    config.stash[STATE] = state
+    config.pluginmanager.register(Summary(state), "sockspec-summary")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    if state is not None:
+        for impl in state.impls:
+            impl.driver.release()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    state = config.stash.get(STATE, None)
+    if state is None:
+        return []
+    return [
+        "sockspec impls: " + "; ".join(impl.description for impl in state.impls),
+        f"sockspec timing: {state.timing.describe()}",
+        f"sockspec corpus: {CORPUS}",
+    ]
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """With an impl to check, the corpus replaces the project's own tests."""
+    return True if STATE in config.stash else None
+
+
+class SpecFileNode(pytest.File):
+    """One spec file: a behaviour per impl and family."""
+
+    def collect(self) -> list[pytest.Item]:
+        state = self.config.stash[STATE]
+        spec = load_file(self.path, self.nodeid)
+        for behaviour in spec.behaviours:
+            first = state.ids.setdefault(behaviour.id, str(behaviour.origin))
+            if first != str(behaviour.origin):
+                where = behaviour.origin
+                raise SpecError([Problem(where.file, where.line, "id", f"id {behaviour.id!r} is already used at {first}")])
+        return [
+            BehaviourItem.from_parent(
+                self, name=f"{behaviour.id}[{impl.name}-{family.value}]",
+                behaviour=behaviour, impl=impl, family=family,
+            )
+            for behaviour in spec.behaviours
+            for impl in state.impls
+            for family in behaviour.families
+        ]
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, SpecError):
+            return f"sockspec cannot load this spec file:\n{excinfo.value}"
+        return super().repr_failure(excinfo)
+
+
+def _not_applicable(behaviour: Behaviour, impl: Impl, family: Family) -> str | None:
+    if behaviour.model not in impl.driver.models:
+        declared = ", ".join(sorted(model.value for model in impl.driver.models)) or "none"
+        return f"{impl.name} does not declare the {behaviour.model.value} model (it declares: {declared})"
+    if not isinstance(impl.driver, SocketDriver):
+        return f"{impl.name} is not a socket driver"
+    return unavailable(family)
+
+
+class BehaviourItem(pytest.Item):
+    """One behaviour, run against one impl over one family."""
+
+    def __init__(self, *, behaviour: Behaviour, impl: Impl, family: Family, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.behaviour = behaviour
+        self.impl = impl
+        self.family = family
+        self.add_marker(behaviour.model.value)
+        self.add_marker(behaviour.level.value)
+        reason = _not_applicable(behaviour, impl, family)
+        if reason is not None:
+            self.add_marker(pytest.mark.skip(reason=reason))
+
+    def runtest(self) -> None:
+        state = self.config.stash[STATE]
+        assert isinstance(self.impl.driver, SocketDriver)
+        verdict = run_behaviour(self.behaviour, self.impl.driver, self.family, state.timing)
+        if not verdict.passed:
+            raise ConformanceFailure(verdict)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        state = self.config.stash[STATE]
+        if isinstance(excinfo.value, ConformanceFailure):
+            return reports.render_failure(excinfo.value.verdict)
+        text = super().repr_failure(excinfo, style)
+        if state.traceback:
+            return text
+        return (f"sockspec itself failed while running {self.behaviour.id} "
+                f"({type(excinfo.value).__name__}: {excinfo.value}); "
+                "this is a checker bug: rerun with --sockspec-traceback and report it")
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        # A head line that is not the node id's tail, so pytest shows the id with its dots.
+        where = f"{self.behaviour.id} on {self.impl.name} over {self.family.value}"
+        return self.path, self.behaviour.origin.line - 1, where
+
+
+def _corpus_files(config: pytest.Config) -> list[tuple[Path, str]]:
+    """(path, name shown in node ids) of every spec file to run, bundled corpus first."""
+    files: list[tuple[Path, str]] = []
+    if not config.getoption("--spec-only"):
+        files.extend((path, f"spec/{path.name}") for path in sorted(CORPUS.glob("*.yaml")))
+    extra = [Path(text) for text in config.getoption("--spec")] + list(config.getini("sockspec_specs"))
+    for given in extra:
+        path = given if given.is_absolute() else config.invocation_params.dir / given
+        if not path.exists():
+            raise pytest.UsageError(f"--spec {given}: no such file or folder")
+        for found in sorted(path.rglob("*.yaml")) if path.is_dir() else [path]:
+            try:
+                shown = found.resolve().relative_to(config.rootpath).as_posix()
+            except ValueError:
+                shown = found.resolve().as_posix()
+            files.append((found, shown))
+    return files
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    state = config.stash.get(STATE, None)
+    if state is None:
+        return
+    collected: list[pytest.Item] = []
+    for path, shown in _corpus_files(config):
+        node = SpecFileNode.from_parent(session, path=path, nodeid=shown)
+        node.ihook.pytest_collectstart(collector=node)
+        collect_report = node.ihook.pytest_make_collect_report(collector=node)
+        node.ihook.pytest_collectreport(report=collect_report)
+        if collect_report.passed:
+            collected.extend(item for item in collect_report.result if isinstance(item, pytest.Item))
+    for item in collected:
+        if isinstance(item, BehaviourItem):
+            state.items[item.nodeid] = (item.impl.name, item.behaviour.model.value)
+    items[:] = collected
+
+
+class Summary:
+    """Counts outcomes per impl and model, and prints the conformance summary."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        key = self.state.items.get(report.nodeid)
+        if key is None:
+            return
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            outcome = "n/a" if report.skipped else report.outcome
+            self.state.tallies.setdefault(key, reports.Tally()).add(outcome)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.state.tallies:
+            return
+        terminalreporter.section("sockspec conformance")
+        for line in reports.render_summary(self.state.tallies):
+            terminalreporter.write_line(line)
+        terminalreporter.write_line(f"timing: {self.state.timing.describe()}")

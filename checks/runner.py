@@ -289,6 +289,7 @@ class Run:
     def _await(self, index: int, step: Await) -> float:
         pending = self.pending[step.call]
         label = f"step {index + 1} (await {step.call}: {_describe_call(pending.step)} from step {pending.index + 1})"
+        self.trace.add(self.clock.now(), "checker", f"await [{step.call}]", index)
         return self._finish(index, step, pending, step.expect or _SUCCESS, step.call, label)
 
     def _peer(self, index: int, step: Peer, ends: Endpoints) -> float:
