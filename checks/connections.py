@@ -12,11 +12,13 @@ Rules of this module:
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import tempfile
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 from checks.model import Family, SocketOptions, Topology
 
@@ -27,6 +29,9 @@ _AF: dict[Family, socket.AddressFamily] = {
 }
 _LOOPBACK: dict[Family, str] = {Family.TCP4: "127.0.0.1", Family.TCP6: "::1"}
 SETUP_TIMEOUT = 5.0
+
+#: A socket address as Python's socket module takes it: (host, port) or a path.
+Address = tuple[Any, ...] | str
 
 
 @cache
@@ -56,7 +61,7 @@ class Endpoints:
     """
 
     family: Family
-    address: object = None
+    address: Address = ""
     impl: socket.socket | None = None
     impl_listener: socket.socket | None = None
     peer: socket.socket | None = None
@@ -72,10 +77,8 @@ class Endpoints:
     def shutdown_all(self) -> None:
         """Wake any call blocked on these sockets (shutdown wakes recv, send, accept)."""
         for sock in self.made:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def close_all(self) -> None:
         for sock in self.made:

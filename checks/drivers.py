@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import abc
 import socket
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from checks.model import Model
 
@@ -36,7 +36,7 @@ SHUTDOWN_HOW: dict[str, int] = {
 }
 
 
-class Driver(abc.ABC):
+class Driver(abc.ABC):  # noqa: B024 - the base of every model's contract
     """Base of every driver: a name for reports and the models it declares.
 
     Behaviours of a model the driver does not declare are reported as not
@@ -106,7 +106,7 @@ class SocketDriver(Driver):
         """
 
     @abc.abstractmethod
-    def connect(self, sock: socket.socket, address: object) -> None:
+    def connect(self, sock: socket.socket, address: tuple[Any, ...] | str) -> None:
         """Connect to `address`.
 
         Blocking mode: returns once connected (or raises, e.g. ConnectionRefusedError).

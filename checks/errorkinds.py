@@ -27,9 +27,7 @@ KIND_ERRNOS: dict[str, frozenset[int]] = {
 
 KINDS: frozenset[str] = frozenset(KIND_ERRNOS)
 
-_BY_ERRNO: dict[int, str] = {
-    number: kind for kind, numbers in KIND_ERRNOS.items() for number in numbers
-}
+_BY_ERRNO: dict[int, str] = {number: kind for kind, numbers in KIND_ERRNOS.items() for number in numbers}
 
 
 def classify(exc: BaseException) -> str:

@@ -142,9 +142,7 @@ def _time_mismatches(
     return found
 
 
-def judge(
-    expect: Expectation, outcome: Outcome, acted: Mapping[str, float], timing: Timing
-) -> list[str]:
+def judge(expect: Expectation, outcome: Outcome, acted: Mapping[str, float], timing: Timing) -> list[str]:
     """The mismatches between `expect` and `outcome`; empty when it meets them all.
 
     `acted` maps step names to the time each step acted (a peer action's start,
@@ -154,11 +152,15 @@ def judge(
         return [f"expected {describe(expect)}, observed no return (the call is still blocked)"]
     found: list[str] = []
     if expect.any_of:
-        options = [_result_mismatches(option, outcome) + _time_mismatches(option, outcome, acted, timing)
-                   for option in expect.any_of]
+        options = [
+            _result_mismatches(option, outcome) + _time_mismatches(option, outcome, acted, timing)
+            for option in expect.any_of
+        ]
         if all(options):
-            found.append(f"expected any of ({'; '.join(describe(o) for o in expect.any_of)}), "
-                         f"observed {outcome.describe()}")
+            found.append(
+                f"expected any of ({'; '.join(describe(o) for o in expect.any_of)}), "
+                f"observed {outcome.describe()}"
+            )
     plain = Expectation(
         data=expect.data, length=expect.length, eof=expect.eof, ok=expect.ok, errors=expect.errors
     )

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jsonschema
 import yaml
@@ -189,18 +189,19 @@ def _schema_problems(doc: _Document) -> list[Problem]:
 def _explain(doc: _Document, path: FieldPath, error: jsonschema.ValidationError) -> Problem:
     """Turn a schema error into a message a spec author can act on."""
     instance = error.instance
-    if error.validator in {"oneOf", "anyOf"} and error.context and not (
-        error.validator == "anyOf" and path[-2:-1] == ("steps",)
+    if (
+        error.validator in {"oneOf", "anyOf"}
+        and error.context
+        and not (error.validator == "anyOf" and path[-2:-1] == ("steps",))
     ):
         return _explain(doc, path, jsonschema.exceptions.best_match(error.context))
     if error.validator == "additionalProperties" and isinstance(instance, Mapping):
-        allowed = sorted(error.schema.get("properties", {}))
+        properties = error.schema.get("properties", {}) if isinstance(error.schema, Mapping) else {}
+        allowed = sorted(properties)
         extra = sorted(set(instance) - set(allowed))
         key = extra[0] if extra else ""
         hint = _did_you_mean(key, allowed)
-        return doc.problem(
-            (*path, key), f"unknown field {key!r}{hint}; allowed here: {', '.join(allowed)}"
-        )
+        return doc.problem((*path, key), f"unknown field {key!r}{hint}; allowed here: {', '.join(allowed)}")
     if error.validator == "anyOf" and isinstance(instance, Mapping) and path[-2:-1] == ("steps",):
         return doc.problem(
             path,
@@ -208,7 +209,7 @@ def _explain(doc: _Document, path: FieldPath, error: jsonschema.ValidationError)
             f"found fields: {', '.join(map(str, instance)) or 'none'}",
         )
     if error.validator == "enum" and isinstance(instance, str):
-        options = [str(option) for option in error.validator_value]
+        options = [str(option) for option in cast(list[object], error.validator_value)]
         hint = _did_you_mean(instance, options)
         return doc.problem(path, f"{instance!r} is not one of: {', '.join(options)}{hint}")
     if error.validator == "pattern" and path and path[-1] in {"after", "limit", "within"}:
@@ -344,9 +345,7 @@ class _BehaviourBuilder:
             )
         for extra in sorted(set(raw) - needed - optional - common):
             self.problems.append(
-                self.doc.problem(
-                    (*path, extra), f"{kind} {raw[kind]} does not take the field {extra!r}"
-                )
+                self.doc.problem((*path, extra), f"{kind} {raw[kind]} does not take the field {extra!r}")
             )
 
     def _check_names(self, raws: Sequence[Mapping[str, Any]], steps: Sequence[Step]) -> None:
@@ -373,8 +372,7 @@ class _BehaviourBuilder:
                     self.problems.append(
                         self.doc.problem(
                             (*path, "await"),
-                            f"no earlier background call is named {step.call!r} "
-                            f"(background calls: {known})",
+                            f"no earlier background call is named {step.call!r} (background calls: {known})",
                         )
                     )
                 elif step.call in awaited:

@@ -96,9 +96,7 @@ class Range:
     high: int | None = None
 
     def contains(self, value: int) -> bool:
-        return (self.low is None or value >= self.low) and (
-            self.high is None or value <= self.high
-        )
+        return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
 
     def describe(self) -> str:
         if self.low == self.high and self.low is not None:

@@ -24,7 +24,7 @@ from checks.model import Family, Peer
 
 
 class PeerError(Exception):
-    """The peer could not do what the spec asked (e.g. reset on AF_UNIX): the spec's or the checker's fault."""
+    """The peer cannot do what the spec asked (e.g. reset on AF_UNIX): the spec author's to fix."""
 
 
 def _connected(ends: Endpoints) -> socket.socket:

@@ -85,8 +85,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     defaults = Timing()
     for option, ini, attr in TIMING_SETTINGS:
-        group.addoption(option, default=None, metavar="DURATION",
-                        help=f"e.g. 250ms (default {getattr(defaults, attr)} s; ini: {ini})")
+        group.addoption(
+            option,
+            default=None,
+            metavar="DURATION",
+            help=f"e.g. 250ms (default {getattr(defaults, attr)} s; ini: {ini})",
+        )
         parser.addini(ini, f"sockspec {attr.replace('_', ' ')} (e.g. 250ms)", default=None)
     group.addoption(
         "--sockspec-traceback",
@@ -106,8 +110,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run only the --spec files, not the corpus bundled with sockspec",
     )
     parser.addini("sockspec_impls", "impls to check when --impl is not given", type="args", default=[])
-    parser.addini("sockspec_specs", "extra spec files or folders, relative to the rootdir", type="paths",
-                  default=[])
+    parser.addini(
+        "sockspec_specs", "extra spec files or folders, relative to the rootdir", type="paths", default=[]
+    )
 
 
 def _timing(config: pytest.Config) -> Timing:
@@ -171,11 +176,16 @@ class SpecFileNode(pytest.File):
             first = state.ids.setdefault(behaviour.id, str(behaviour.origin))
             if first != str(behaviour.origin):
                 where = behaviour.origin
-                raise SpecError([Problem(where.file, where.line, "id", f"id {behaviour.id!r} is already used at {first}")])
+                raise SpecError(
+                    [Problem(where.file, where.line, "id", f"id {behaviour.id!r} is already used at {first}")]
+                )
         return [
             BehaviourItem.from_parent(
-                self, name=f"{behaviour.id}[{impl.name}-{family.value}]",
-                behaviour=behaviour, impl=impl, family=family,
+                self,
+                name=f"{behaviour.id}[{impl.name}-{family.value}]",
+                behaviour=behaviour,
+                impl=impl,
+                family=family,
             )
             for behaviour in spec.behaviours
             for impl in state.impls
@@ -225,9 +235,11 @@ class BehaviourItem(pytest.Item):
         text = super().repr_failure(excinfo, style)
         if state.traceback:
             return text
-        return (f"sockspec itself failed while running {self.behaviour.id} "
-                f"({type(excinfo.value).__name__}: {excinfo.value}); "
-                "this is a checker bug: rerun with --sockspec-traceback and report it")
+        return (
+            f"sockspec itself failed while running {self.behaviour.id} "
+            f"({type(excinfo.value).__name__}: {excinfo.value}); "
+            "this is a checker bug: rerun with --sockspec-traceback and report it"
+        )
 
     def reportinfo(self) -> tuple[Path, int, str]:
         # A head line that is not the node id's tail, so pytest shows the id with its dots.
@@ -255,7 +267,9 @@ def _corpus_files(config: pytest.Config) -> list[tuple[Path, str]]:
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     state = config.stash.get(STATE, None)
     if state is None:
         return

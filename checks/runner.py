@@ -90,7 +90,7 @@ def _describe_call(step: Call) -> str:
     if step.flags:
         args.append("|".join(f"MSG_{flag.upper()}" for flag in sorted(step.flags)))
     if step.how is not None:
-        args.append(f"SHUT_{ {'read': 'RD', 'write': 'WR', 'both': 'RDWR'}[step.how]}")
+        args.append(f"SHUT_{ {'read': 'RD', 'write': 'WR', 'both': 'RDWR'}[step.how] }")
     if step.op == "settimeout":
         args.append("None" if step.timeout is None else format_duration(step.timeout))
     if step.blocking is not None:
@@ -179,8 +179,12 @@ class Run:
             self.driver.set_blocking(sock, blocking)
         except Exception as exc:  # the driver's fault: report it as a failure of set-up
             raise _StepFailed(
-                Failure(None, self.behaviour.origin, "set-up (set_blocking)",
-                        (f"the driver raised {type(exc).__name__}: {exc}",))
+                Failure(
+                    None,
+                    self.behaviour.origin,
+                    "set-up (set_blocking)",
+                    (f"the driver raised {type(exc).__name__}: {exc}",),
+                )
             ) from exc
 
     def _clean_up(self) -> list[str]:
@@ -242,9 +246,10 @@ class Run:
             try:
                 value = CALLS[step.op](self.driver, ends, step)
                 outcome = Outcome(pending.started, self.clock.now(), value)
-            except BaseException as exc:  # noqa: BLE001 - every outcome is data here
-                outcome = Outcome(pending.started, self.clock.now(), None, classify(exc),
-                                  f"{type(exc).__name__}: {exc}")
+            except BaseException as exc:  # every outcome is data here
+                outcome = Outcome(
+                    pending.started, self.clock.now(), None, classify(exc), f"{type(exc).__name__}: {exc}"
+                )
             pending.outcome = outcome
             self.trace.add(outcome.ended or 0.0, "impl", f"{label}{step.op} -> {outcome.describe()}", index)
             pending.done.set()
@@ -254,12 +259,15 @@ class Run:
         pending.thread.start()
         return pending
 
-    def _finish(self, index: int, step: Step, pending: _Pending, expect: Expectation, name: str | None,
-                label: str) -> float:
+    def _finish(
+        self, index: int, step: Step, pending: _Pending, expect: Expectation, name: str | None, label: str
+    ) -> float:
         limit = self._limit(step, expect.within)
         if not pending.done.wait(limit):
             outcome = Outcome(pending.started, None)
-            self.trace.add(self.clock.now(), "checker", f"gave up waiting after {format_duration(limit)}", index)
+            self.trace.add(
+                self.clock.now(), "checker", f"gave up waiting after {format_duration(limit)}", index
+            )
         else:
             assert pending.outcome is not None
             outcome = pending.outcome
@@ -288,7 +296,8 @@ class Run:
 
     def _await(self, index: int, step: Await) -> float:
         pending = self.pending[step.call]
-        label = f"step {index + 1} (await {step.call}: {_describe_call(pending.step)} from step {pending.index + 1})"
+        origin = f"{_describe_call(pending.step)} from step {pending.index + 1}"
+        label = f"step {index + 1} (await {step.call}: {origin})"
         self.trace.add(self.clock.now(), "checker", f"await [{step.call}]", index)
         return self._finish(index, step, pending, step.expect or _SUCCESS, step.call, label)
 
@@ -327,8 +336,9 @@ class Run:
         limit = self.clock.now() + self._limit(step, 0.0 if step.limit is None else None)
         while True:
             observed = self._probe(step, ends)
-            mismatches = [f"expected {what} {want!r}, observed {got!r}" for what, want, got in observed
-                          if want != got]
+            mismatches = [
+                f"expected {what} {want!r}, observed {got!r}" for what, want, got in observed if want != got
+            ]
             if not mismatches or self.clock.now() >= limit:
                 break
             time.sleep(POLL_INTERVAL)
@@ -346,7 +356,9 @@ class Run:
         if step.unread is not None and ends.impl is not None:
             observed.append(("unread", step.unread, peer.unread(ends.impl)))
         if step.unread_data is not None and ends.impl is not None:
-            observed.append(("unread_data", step.unread_data, peer.peek(ends.impl, len(step.unread_data) + 1)))
+            observed.append(
+                ("unread_data", step.unread_data, peer.peek(ends.impl, len(step.unread_data) + 1))
+            )
         if step.peer_unread is not None and ends.peer is not None:
             observed.append(("peer_unread", step.peer_unread, peer.unread(ends.peer)))
         return observed

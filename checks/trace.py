@@ -49,7 +49,5 @@ class Trace:
         for event in self.events():
             marker = ">" if mark_step is not None and event.step == mark_step else " "
             step = f"step {event.step + 1}" if event.step is not None else "setup"
-            lines.append(
-                f"{marker} {event.at * 1000:9.1f} ms  {event.actor:<7} {step:<8} {event.what}"
-            )
+            lines.append(f"{marker} {event.at * 1000:9.1f} ms  {event.actor:<7} {step:<8} {event.what}")
         return "\n".join(lines)

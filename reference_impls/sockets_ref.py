@@ -10,6 +10,7 @@ most that long, then raises TimeoutError.
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 from checks.drivers import SocketDriver
 from checks.model import Model
@@ -38,7 +39,7 @@ class SocketsDriver(SocketDriver):
         conn, _address = listener.accept()
         return conn
 
-    def connect(self, sock: socket.socket, address: object) -> None:
+    def connect(self, sock: socket.socket, address: tuple[Any, ...] | str) -> None:
         sock.connect(address)
 
     def shutdown(self, sock: socket.socket, how: int) -> None:

@@ -1,0 +1,50 @@
+"""Every reference implementation passes every behaviour of the models it declares.
+
+Rules of this file:
+- one item per (reference impl, behaviour, family), run in-process through the
+  runner, exactly as the plugin runs it;
+- a family this machine cannot use is skipped with the reason; a model the impl
+  does not declare is not generated at all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from checks.connections import unavailable
+from checks.drivers import SocketDriver
+from checks.loader import load_file
+from checks.model import Behaviour, Family
+from checks.registry import REFERENCE_IMPLS, resolve
+from checks.report import render_failure
+from checks.runner import run_behaviour
+from checks.timing import Timing
+
+SPEC = Path(__file__).resolve().parent.parent / "spec"
+BEHAVIOURS = [b for path in sorted(SPEC.glob("*.yaml")) for b in load_file(path, f"spec/{path.name}").behaviours]
+IMPLS = resolve(list(REFERENCE_IMPLS))
+
+CASES = [
+    pytest.param(impl.driver, behaviour, family, id=f"{impl.name}-{behaviour.id}-{family.value}")
+    for impl in IMPLS
+    for behaviour in BEHAVIOURS
+    if behaviour.model in impl.driver.models
+    for family in behaviour.families
+]
+
+
+@pytest.mark.parametrize(("driver", "behaviour", "family"), CASES)
+def test_reference_impl_passes(driver: SocketDriver, behaviour: Behaviour, family: Family) -> None:
+    reason = unavailable(family)
+    if reason is not None:
+        pytest.skip(reason)
+    verdict = run_behaviour(behaviour, driver, family, Timing())
+    assert verdict.passed, render_failure(verdict)
+
+
+def test_every_model_in_the_corpus_has_a_reference_impl() -> None:
+    covered = {model for impl in IMPLS for model in impl.driver.models}
+    missing = sorted({b.model.value for b in BEHAVIOURS} - {m.value for m in covered})
+    assert not missing, f"no reference impl declares: {', '.join(missing)}"
