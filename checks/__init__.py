@@ -5,7 +5,7 @@ The pytest plugin (checks.plugin) is loaded by pytest's entry point; nothing
 here imports it.
 """
 
-from checks.drivers import Driver, SocketDriver
+from checks.drivers import Completion, CompletionDriver, Driver, ReadinessDriver, SocketDriver
 from checks.loader import SpecError, load_file, load_text
 from checks.model import Behaviour, Family, Level, Model
 from checks.runner import Verdict, run_behaviour
@@ -13,10 +13,13 @@ from checks.timing import Timing
 
 __all__ = [
     "Behaviour",
+    "Completion",
+    "CompletionDriver",
     "Driver",
     "Family",
     "Level",
     "Model",
+    "ReadinessDriver",
     "SocketDriver",
     "SpecError",
     "Timing",

@@ -13,6 +13,8 @@ Rules of this module:
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import resource
 import shutil
 import socket
 import tempfile
@@ -117,27 +119,54 @@ def nodelay(ends: Endpoints, sock: socket.socket) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+def _high_descriptor(ends: Endpoints, sock: socket.socket, at_least: int) -> socket.socket:
+    """The same socket moved to a descriptor >= at_least (to test FD_SETSIZE limits)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft <= at_least and hard > at_least:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, at_least + 64), hard))
+    moved = socket.socket(fileno=fcntl.fcntl(sock.fileno(), fcntl.F_DUPFD_CLOEXEC, at_least))
+    ends.made.remove(sock)
+    sock.close()
+    return ends.adopt(moved)
+
+
+def _tune(ends: Endpoints, options: SocketOptions) -> None:
+    """Options set on the implementation's socket once it exists."""
+    if options.rcvlowat is not None and ends.impl is not None:
+        ends.impl.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, options.rcvlowat)
+    if options.fd_at_least is not None:
+        if ends.impl is not None:
+            ends.impl = _high_descriptor(ends, ends.impl, options.fd_at_least)
+        elif ends.impl_listener is not None:
+            ends.impl_listener = _high_descriptor(ends, ends.impl_listener, options.fd_at_least)
+
+
 def open_endpoints(family: Family, topology: Topology, options: SocketOptions) -> Endpoints:
     """Make the sockets a behaviour starts from (see model.Topology)."""
     ends = Endpoints(family)
     try:
-        if topology is Topology.LISTENER:
-            ends.impl_listener = _listen(ends, options.sndbuf, options.rcvbuf)
-            ends.peer = _new_socket(ends, options.peer_sndbuf, options.peer_rcvbuf)
-            return ends
-        listener = _listen(ends, options.peer_sndbuf, options.peer_rcvbuf)
-        ends.impl = _new_socket(ends, options.sndbuf, options.rcvbuf)
-        if topology is Topology.CLIENT:
-            ends.peer_listener = listener
-            return ends
-        ends.impl.settimeout(SETUP_TIMEOUT)
-        ends.impl.connect(ends.address)
-        ends.impl.settimeout(None)
-        listener.settimeout(SETUP_TIMEOUT)
-        ends.peer = ends.adopt(listener.accept()[0])
-        nodelay(ends, ends.peer)
-        listener.close()
+        _open(ends, topology, options)
+        _tune(ends, options)
         return ends
     except BaseException:
         ends.close_all()
         raise
+
+
+def _open(ends: Endpoints, topology: Topology, options: SocketOptions) -> None:
+    if topology is Topology.LISTENER:
+        ends.impl_listener = _listen(ends, options.sndbuf, options.rcvbuf)
+        ends.peer = _new_socket(ends, options.peer_sndbuf, options.peer_rcvbuf)
+        return
+    listener = _listen(ends, options.peer_sndbuf, options.peer_rcvbuf)
+    ends.impl = _new_socket(ends, options.sndbuf, options.rcvbuf)
+    if topology is Topology.CLIENT:
+        ends.peer_listener = listener
+        return
+    ends.impl.settimeout(SETUP_TIMEOUT)
+    ends.impl.connect(ends.address)
+    ends.impl.settimeout(None)
+    listener.settimeout(SETUP_TIMEOUT)
+    ends.peer = ends.adopt(listener.accept()[0])
+    nodelay(ends, ends.peer)
+    listener.close()

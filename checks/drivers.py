@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import abc
 import socket
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from checks.model import Model
@@ -49,6 +50,9 @@ class Driver(abc.ABC):  # noqa: B024 - the base of every model's contract
     models: ClassVar[frozenset[Model]] = frozenset()
     #: One line saying what the driver is built on.
     description: ClassVar[str] = ""
+    #: Optional features a behaviour may require ('edge', 'oneshot', 'rdhup',
+    #: 'kernel_completion'); a behaviour needing one the driver lacks is not applicable.
+    capabilities: ClassVar[frozenset[str]] = frozenset()
 
     def release(self) -> None:  # noqa: B027 - optional hook, empty by default
         """Release what the driver holds (event loops, threads). Called once after a run."""
@@ -121,3 +125,97 @@ class SocketDriver(Driver):
     @abc.abstractmethod
     def close(self, sock: socket.socket) -> None:
         """Close the socket. Returns at once."""
+
+
+#: Portable readiness events a wait may report for a socket.
+EVENTS = frozenset({"read", "write", "error", "hangup", "rdhup", "priority"})
+
+
+class ReadinessDriver(SocketDriver):
+    """Synchronous notification (select, poll, epoll): ask the kernel which sockets are ready.
+
+    The driver keeps one interest set (a selector) for the run. `wait` only asks:
+    it never reads or writes a socket, so after a 'read' report the bytes are
+    still in the kernel buffer until the process calls recv. The socket
+    operations (recv, send, ...) are the non-blocking model's.
+
+    Timing contract of `wait`: timeout 0 returns at once; None waits until an
+    event; T > 0 waits until an event or T, never returning empty before T.
+    """
+
+    @abc.abstractmethod
+    def register(self, sock: socket.socket, events: frozenset[str], trigger: str) -> None:
+        """Add interest in `events` ('read', 'write', 'rdhup') with `trigger`
+        ('level', 'edge' or 'oneshot'; only those in `capabilities` besides level)."""
+
+    @abc.abstractmethod
+    def modify(self, sock: socket.socket, events: frozenset[str], trigger: str) -> None:
+        """Change the interest of a registered socket; re-arms a one-shot registration."""
+
+    @abc.abstractmethod
+    def unregister(self, sock: socket.socket) -> None:
+        """Remove the socket from the interest set."""
+
+    @abc.abstractmethod
+    def wait(self, timeout: float | None) -> Mapping[int, frozenset[str]]:
+        """Wait for readiness; return {file descriptor: events} of the ready sockets.
+
+        Events are named from EVENTS: 'read' (data, EOF or a pending connection),
+        'write' (send room), 'error', 'hangup' (both directions shut), 'rdhup'
+        (the peer shut down writing), 'priority' (urgent data).
+        """
+
+
+class Completion(abc.ABC):
+    """A submitted operation: pending at first, completed once, with a result or an error."""
+
+    @abc.abstractmethod
+    def add_done_callback(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` once, at completion, from the thread that completes it
+        (at once if already complete). sockspec probes kernel state there."""
+
+    @abc.abstractmethod
+    def done(self) -> bool:
+        """True once the operation has completed (with a result, an error or cancelled)."""
+
+    @abc.abstractmethod
+    def result(self) -> object:
+        """The operation's result, or raise its error (CancelledError when cancelled).
+        Only called after completion."""
+
+    @abc.abstractmethod
+    def cancel(self) -> None:
+        """Ask to cancel. A cancelled recv consumes no byte; an operation that had
+        already completed keeps its result."""
+
+
+class CompletionDriver(Driver):
+    """Asynchronous notification: hand the operation over, be told when it is done.
+
+    Every submit returns a pending `Completion` at once, without waiting for the
+    peer; the driver's own machinery (an event loop or the kernel) performs the
+    operation and completes it. At completion a recv's bytes have already left
+    the kernel buffer and are in the result.
+    """
+
+    @abc.abstractmethod
+    def submit_recv(self, sock: socket.socket, size: int) -> Completion:
+        """Receive up to `size` bytes; completes with bytes (b'' at EOF)."""
+
+    @abc.abstractmethod
+    def submit_send(self, sock: socket.socket, data: bytes) -> Completion:
+        """Send all of `data`; completes (with len(data)) once everything is queued."""
+
+    @abc.abstractmethod
+    def submit_accept(self, listener: socket.socket) -> Completion:
+        """Accept a connection; completes with the new socket."""
+
+    @abc.abstractmethod
+    def submit_connect(self, sock: socket.socket, address: tuple[Any, ...] | str) -> Completion:
+        """Connect; completes with None once connected."""
+
+    def pause(self) -> None:
+        """Stop running the application's side (its event loop) until `resume`."""
+
+    def resume(self) -> None:
+        """Run the application's side again after `pause`."""

@@ -25,7 +25,16 @@ KIND_ERRNOS: dict[str, frozenset[int]] = {
     "invalid": frozenset({errno.EINVAL}),
 }
 
-KINDS: frozenset[str] = frozenset(KIND_ERRNOS)
+# Exceptions that carry no errno, by type name (so this module imports no framework):
+# a cancelled operation (asyncio, concurrent.futures, trio) and Python's
+# "invalid argument" (e.g. select() refusing a descriptor >= FD_SETSIZE).
+KIND_TYPES: dict[str, str] = {
+    "CancelledError": "cancelled",
+    "Cancelled": "cancelled",
+    "ValueError": "invalid",
+}
+
+KINDS: frozenset[str] = frozenset(KIND_ERRNOS) | frozenset(KIND_TYPES.values())
 
 _BY_ERRNO: dict[int, str] = {number: kind for kind, numbers in KIND_ERRNOS.items() for number in numbers}
 
@@ -34,7 +43,8 @@ def classify(exc: BaseException) -> str:
     """The portable kind of an exception raised by a socket operation.
 
     Python's socket timeout (TimeoutError with no errno) is 'timeout'; an OSError
-    is looked up by errno; anything else is 'exception:<TypeName>'.
+    is looked up by errno; other exceptions by type name (KIND_TYPES); anything
+    else is 'exception:<TypeName>'.
     """
     if isinstance(exc, TimeoutError) and exc.errno is None:
         return "timeout"
@@ -43,4 +53,7 @@ def classify(exc: BaseException) -> str:
         if kind is not None:
             return kind
         return f"os_error:{errno.errorcode.get(exc.errno, str(exc.errno))}"
+    for kind_type in type(exc).__mro__:
+        if kind_type.__name__ in KIND_TYPES:
+            return KIND_TYPES[kind_type.__name__]
     return f"exception:{type(exc).__name__}"

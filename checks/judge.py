@@ -20,9 +20,11 @@ from checks.timing import Timing, format_duration
 class Outcome:
     """What one call or peer read did.
 
-    value: bytes for recv-like calls, an int for send-like calls, None otherwise.
+    value: bytes for recv-like calls, an int for send-like calls, a frozenset of
+        event names for a readiness wait (the step's socket), None otherwise.
     error: the portable kind (see errorkinds), or None when the call returned.
-    ended: None when it had not returned by the end of its wait.
+    ended: None when it had not returned (or completed) by the end of its wait.
+    unread: FIONREAD of the step's socket at that moment, when it was probed.
     """
 
     started: float
@@ -30,6 +32,7 @@ class Outcome:
     value: object = None
     error: str | None = None
     detail: str = ""
+    unread: int | None = None
 
     @property
     def elapsed(self) -> float | None:
@@ -43,6 +46,8 @@ class Outcome:
             return f"{shown} ({self.detail})" if self.detail else shown
         if isinstance(self.value, bytes):
             return "EOF (b'')" if not self.value else Payload(self.value).describe()
+        if isinstance(self.value, frozenset):
+            return "events {" + ", ".join(sorted(self.value)) + "}" if self.value else "no events"
         if self.value is None:
             return "returned"
         return f"returned {self.value!r}"
@@ -61,6 +66,14 @@ def describe(expect: Expectation) -> str:
         parts.append("success")
     if expect.errors:
         parts.append("error " + " or ".join(sorted(expect.errors)))
+    if expect.ready is not None:
+        parts.append("events {" + ", ".join(sorted(expect.ready)) + "}" if expect.ready else "no events")
+    if expect.ready_includes:
+        parts.append("events including " + ", ".join(sorted(expect.ready_includes)))
+    if expect.ready_excludes:
+        parts.append("events without " + ", ".join(sorted(expect.ready_excludes)))
+    if expect.unread is not None:
+        parts.append(f"{expect.unread} bytes left in the kernel buffer at that moment")
     if expect.any_of:
         parts.append("any of (" + "; ".join(describe(option) for option in expect.any_of) + ")")
     if expect.not_before:
@@ -84,7 +97,15 @@ def _length(value: object) -> int | None:
 
 def _result_mismatches(expect: Expectation, outcome: Outcome) -> list[str]:
     """What the returned value or error gets wrong (timing aside)."""
-    wants_value = expect.data is not None or expect.length is not None or expect.eof or expect.ok
+    wants_value = (
+        expect.data is not None
+        or expect.length is not None
+        or expect.eof
+        or expect.ok
+        or expect.ready is not None
+        or bool(expect.ready_includes or expect.ready_excludes)
+        or expect.unread is not None
+    )
     if outcome.error is not None:
         if expect.errors and outcome.error not in expect.errors:
             return [f"expected error {' or '.join(sorted(expect.errors))}, observed {outcome.describe()}"]
@@ -101,6 +122,31 @@ def _result_mismatches(expect: Expectation, outcome: Outcome) -> list[str]:
         found.append(f"expected length {expect.length.describe()}, observed {outcome.describe()}")
     if expect.eof and outcome.value != b"":
         found.append(f"expected EOF (b''), observed {outcome.describe()}")
+    found.extend(_ready_mismatches(expect, outcome))
+    if expect.unread is not None and outcome.unread != expect.unread:
+        seen = "not probed" if outcome.unread is None else f"{outcome.unread} bytes"
+        found.append(
+            f"expected {expect.unread} bytes left in the kernel buffer when it returned, observed {seen}"
+        )
+    return found
+
+
+def _ready_mismatches(expect: Expectation, outcome: Outcome) -> list[str]:
+    wanted = expect.ready is not None or expect.ready_includes or expect.ready_excludes
+    if not wanted:
+        return []
+    if not isinstance(outcome.value, frozenset):
+        return [f"expected readiness events, observed {outcome.describe()}"]
+    events: frozenset[str] = outcome.value
+    found = []
+    if expect.ready is not None and events != expect.ready:
+        found.append(f"expected {describe(Expectation(ready=expect.ready))}, observed {outcome.describe()}")
+    missing = expect.ready_includes - events
+    if missing:
+        found.append(f"expected events including {', '.join(sorted(missing))}, observed {outcome.describe()}")
+    extra = expect.ready_excludes & events
+    if extra:
+        found.append(f"expected no {', '.join(sorted(extra))} event, observed {outcome.describe()}")
     return found
 
 
@@ -162,7 +208,15 @@ def judge(expect: Expectation, outcome: Outcome, acted: Mapping[str, float], tim
                 f"observed {outcome.describe()}"
             )
     plain = Expectation(
-        data=expect.data, length=expect.length, eof=expect.eof, ok=expect.ok, errors=expect.errors
+        data=expect.data,
+        length=expect.length,
+        eof=expect.eof,
+        ok=expect.ok,
+        errors=expect.errors,
+        ready=expect.ready,
+        ready_includes=expect.ready_includes,
+        ready_excludes=expect.ready_excludes,
+        unread=expect.unread,
     )
     if plain != Expectation():
         found.extend(_result_mismatches(plain, outcome))

@@ -59,6 +59,13 @@ CALL_ARGUMENTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "close": (frozenset(), frozenset()),
     "setblocking": (frozenset({"blocking"}), frozenset()),
     "settimeout": (frozenset({"timeout"}), frozenset()),
+    "register": (frozenset({"events"}), frozenset({"trigger", "on"})),
+    "modify": (frozenset({"events"}), frozenset({"trigger", "on"})),
+    "unregister": (frozenset(), frozenset({"on"})),
+    "wait": (frozenset({"timeout"}), frozenset({"on"})),
+    "cancel": (frozenset({"target"}), frozenset()),
+    "pause": (frozenset(), frozenset()),
+    "resume": (frozenset(), frozenset()),
 }
 PEER_ARGUMENTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "send": (frozenset({"data"}), frozenset()),
@@ -68,9 +75,13 @@ PEER_ARGUMENTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "reset": (frozenset(), frozenset()),
     "accept": (frozenset(), frozenset()),
     "connect": (frozenset(), frozenset()),
+    "steal": (frozenset({"size"}), frozenset({"expect"})),
 }
-_CALL_COMMON = frozenset({"call", "as", "repeat", "expect", "name", "after", "limit"})
-_PEER_COMMON = frozenset({"peer", "name", "after", "limit"})
+_CALL_COMMON = frozenset({"call", "as", "repeat", "expect", "name", "after", "limit", "conn"})
+_PEER_COMMON = frozenset({"peer", "name", "after", "limit", "conn"})
+# Capabilities a behaviour needs because of what its steps ask for.
+TRIGGER_NEEDS: dict[str, str] = {"edge": "edge", "oneshot": "oneshot"}
+EVENT_NEEDS: dict[str, str] = {"rdhup": "rdhup"}
 
 # The socket mode each model implies when a behaviour does not say.
 DEFAULT_MODE: dict[Model, Mode | None] = {
@@ -250,6 +261,10 @@ def _expectation(raw: Mapping[str, Any]) -> Expectation:
         before=raw.get("before"),
         within=_duration(raw.get("within")),
         min_elapsed=_duration(raw.get("min_elapsed")),
+        ready=frozenset(raw["ready"]) if "ready" in raw else None,
+        ready_includes=frozenset(raw.get("ready_includes", ())),
+        ready_excludes=frozenset(raw.get("ready_excludes", ())),
+        unread=raw.get("unread"),
         any_of=tuple(_expectation(option) for option in raw.get("any_of", ())),
     )
 
@@ -271,6 +286,22 @@ class _BehaviourBuilder:
         self._check_names(raw["steps"], steps)
         mode = Mode(raw["mode"]) if "mode" in raw else DEFAULT_MODE[model]
         sock = raw.get("socket", {})
+        connections = raw.get("connections", 1)
+        for index, step in enumerate(steps):
+            conn = 1 if isinstance(step, Await) else step.conn
+            if conn > connections:
+                self.problems.append(
+                    self.doc.problem(
+                        (*self.path, "steps", index, "conn"),
+                        f"conn {conn} is more than this behaviour's {connections} connection(s)",
+                    )
+                )
+        requires = set(raw.get("requires", ()))
+        for step in steps:
+            if isinstance(step, Call):
+                if step.trigger in TRIGGER_NEEDS:
+                    requires.add(TRIGGER_NEEDS[step.trigger])
+                requires.update(EVENT_NEEDS[event] for event in step.events if event in EVENT_NEEDS)
         return Behaviour(
             id=raw["id"],
             model=model,
@@ -283,6 +314,8 @@ class _BehaviourBuilder:
             topology=Topology(raw.get("connection", "pair")),
             mode=mode,
             socket=SocketOptions(**sock),
+            connections=connections,
+            requires=frozenset(requires),
             file_source=file_source,
         )
 
@@ -293,6 +326,7 @@ class _BehaviourBuilder:
             "name": raw.get("name"),
             "after": parse_duration(raw.get("after", "0s")),
             "limit": _duration(raw.get("limit")),
+            "conn": raw.get("conn", 1),
         }
         expect = _expectation(raw["expect"]) if "expect" in raw else None
         if "call" in raw:
@@ -305,6 +339,10 @@ class _BehaviourBuilder:
                 how=raw.get("how"),
                 timeout=_duration(raw.get("timeout")),
                 blocking=raw.get("blocking"),
+                events=frozenset(raw.get("events", ())),
+                trigger=raw.get("trigger", "level"),
+                on=raw.get("on"),
+                target=raw.get("target"),
                 background=raw.get("as"),
                 repeat=raw.get("repeat", 1),
                 expect=expect,
@@ -321,12 +359,15 @@ class _BehaviourBuilder:
                 **common,
             )
         if "await" in raw:
+            common.pop("conn")
             return Await(call=raw["await"], expect=expect, **common)
         probe = raw["check"]
         return Check(
             unread=probe.get("unread"),
             unread_data=_bytes(probe["unread_data"]) if "unread_data" in probe else None,
             peer_unread=probe.get("peer_unread"),
+            pending=frozenset(probe.get("pending", ())),
+            done=frozenset(probe.get("done", ())),
             **common,
         )
 
@@ -380,6 +421,15 @@ class _BehaviourBuilder:
                         self.doc.problem((*path, "await"), f"{step.call!r} is awaited twice")
                     )
                 awaited.add(step.call)
+            for field_name, referred in _background_references(step):
+                if referred not in background:
+                    known = ", ".join(sorted(background)) or "none so far"
+                    self.problems.append(
+                        self.doc.problem(
+                            (*path, field_name),
+                            f"no earlier background call is named {referred!r} (background calls: {known})",
+                        )
+                    )
         for name, index in background.items():
             if name not in awaited:
                 self.problems.append(
@@ -397,6 +447,15 @@ class _BehaviourBuilder:
                             f"no step is named {reference!r}",
                         )
                     )
+
+
+def _background_references(step: Step) -> Iterable[tuple[str, str]]:
+    """(field, name) for each background call a step refers to, other than by await."""
+    if isinstance(step, Call) and step.target is not None:
+        yield "target", step.target
+    if isinstance(step, Check):
+        for referred in sorted(step.pending | step.done):
+            yield "check", referred
 
 
 def _references(raw: Mapping[str, Any], path: FieldPath) -> Iterable[tuple[FieldPath, str]]:

@@ -113,7 +113,9 @@ class Expectation:
     """What a call's outcome must look like. Unset fields are not judged.
 
     `any_of` holds alternatives: the outcome must match at least one of them;
-    the other fields must hold as well.
+    the other fields must hold as well. `ready*` judge the events a readiness
+    wait reported for the step's socket; `unread` is FIONREAD of that socket at
+    the moment the outcome happened (a return, or a completion).
     """
 
     data: bytes | None = None
@@ -125,6 +127,10 @@ class Expectation:
     before: str | None = None
     within: float | None = None
     min_elapsed: float | None = None
+    ready: frozenset[str] | None = None
+    ready_includes: frozenset[str] = frozenset()
+    ready_excludes: frozenset[str] = frozenset()
+    unread: int | None = None
     any_of: tuple[Expectation, ...] = ()
 
 
@@ -146,6 +152,11 @@ class Call:
     how: str | None = None
     timeout: float | None = None
     blocking: bool | None = None
+    events: frozenset[str] = frozenset()
+    trigger: str = "level"
+    on: str | None = None
+    target: str | None = None
+    conn: int = 1
     background: str | None = None
     repeat: int = 1
     expect: Expectation | None = None
@@ -156,13 +167,18 @@ class Call:
 
 @dataclass(frozen=True)
 class Peer:
-    """The checker's own end acts: send, read, shutdown, close, reset, accept, connect."""
+    """The checker's own end acts: send, read, shutdown, close, reset, accept, connect.
+
+    `steal` is the one action on the implementation's side: another reader in the
+    same process takes bytes through a duplicate of the implementation's socket.
+    """
 
     origin: Origin
     action: str
     payload: bytes | None = None
     size: int | None = None
     how: str | None = None
+    conn: int = 1
     expect: Expectation | None = None
     name: str | None = None
     after: float = 0.0
@@ -187,13 +203,18 @@ class Check:
 
     unread: bytes in the implementation socket's receive queue (FIONREAD);
     unread_data: those bytes, peeked (MSG_PEEK), which leaves them in place;
-    peer_unread: bytes in the peer's receive queue.
+    peer_unread: bytes in the peer's receive queue;
+    pending: background calls that have not returned (or completed) yet;
+    done: background calls that have.
     """
 
     origin: Origin
     unread: int | None = None
     unread_data: bytes | None = None
     peer_unread: int | None = None
+    pending: frozenset[str] = frozenset()
+    done: frozenset[str] = frozenset()
+    conn: int = 1
     name: str | None = None
     after: float = 0.0
     limit: float | None = None
@@ -210,11 +231,18 @@ class SocketOptions:
     rcvbuf: int | None = None
     peer_sndbuf: int | None = None
     peer_rcvbuf: int | None = None
+    rcvlowat: int | None = None
+    fd_at_least: int | None = None
 
 
 @dataclass(frozen=True)
 class Behaviour:
-    """One rule of one model, with the script that shows it."""
+    """One rule of one model, with the script that shows it.
+
+    connections: how many connections the factory makes (steps pick one with `conn`);
+    requires: capabilities a driver must declare for the behaviour to apply
+        (e.g. 'edge', 'oneshot', 'rdhup', 'kernel_completion').
+    """
 
     id: str
     model: Model
@@ -227,6 +255,8 @@ class Behaviour:
     topology: Topology = Topology.PAIR
     mode: Mode | None = None
     socket: SocketOptions = SocketOptions()
+    connections: int = 1
+    requires: frozenset[str] = frozenset()
     file_source: str = ""
 
 

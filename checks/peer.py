@@ -98,6 +98,18 @@ def _connect(ends: Endpoints, step: Peer, limit: float) -> object:
     return None
 
 
+def _steal(ends: Endpoints, step: Peer, limit: float) -> object:
+    """Another reader takes up to `size` bytes from the implementation's socket (never waits)."""
+    if ends.impl is None:
+        raise PeerError("the implementation has no connected socket to steal from")
+    assert step.size is not None
+    with socket.socket(fileno=os.dup(ends.impl.fileno())) as dup:
+        try:
+            return dup.recv(step.size, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return b""
+
+
 PeerAction = Callable[[Endpoints, Peer, float], object]
 
 ACTIONS: dict[str, PeerAction] = {
@@ -108,6 +120,7 @@ ACTIONS: dict[str, PeerAction] = {
     "reset": _reset,
     "accept": _accept,
     "connect": _connect,
+    "steal": _steal,
 }
 
 

@@ -22,7 +22,7 @@ import pytest
 
 from checks import report as reports
 from checks.connections import unavailable
-from checks.drivers import SocketDriver
+from checks.drivers import CompletionDriver, Driver, ReadinessDriver, SocketDriver
 from checks.loader import Problem, SpecError, load_file
 from checks.model import Behaviour, Family, Level, Model
 from checks.registry import Impl, known_names, resolve
@@ -143,13 +143,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(Summary(state), "sockspec-summary")
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
-    state = config.stash.get(STATE, None)
-    if state is not None:
-        for impl in state.impls:
-            impl.driver.release()
-
-
 def pytest_report_header(config: pytest.Config) -> list[str]:
     state = config.stash.get(STATE, None)
     if state is None:
@@ -198,12 +191,27 @@ class SpecFileNode(pytest.File):
         return super().repr_failure(excinfo)
 
 
+# The contract a driver must implement for each model's behaviours.
+CONTRACTS: dict[Model, type[Driver]] = {
+    Model.BLOCKING: SocketDriver,
+    Model.NONBLOCKING: SocketDriver,
+    Model.READINESS: ReadinessDriver,
+    Model.COMPLETION: CompletionDriver,
+}
+
+
 def _not_applicable(behaviour: Behaviour, impl: Impl, family: Family) -> str | None:
-    if behaviour.model not in impl.driver.models:
-        declared = ", ".join(sorted(model.value for model in impl.driver.models)) or "none"
+    driver = impl.driver
+    if behaviour.model not in driver.models:
+        declared = ", ".join(sorted(model.value for model in driver.models)) or "none"
         return f"{impl.name} does not declare the {behaviour.model.value} model (it declares: {declared})"
-    if not isinstance(impl.driver, SocketDriver):
-        return f"{impl.name} is not a socket driver"
+    contract = CONTRACTS.get(behaviour.model)
+    if contract is None or not issubclass(driver, contract):
+        needed = contract.__name__ if contract is not None else "a server"
+        return f"{impl.name} declares {behaviour.model.value} but is not a {needed}"
+    missing = sorted(behaviour.requires - driver.capabilities)
+    if missing:
+        return f"needs {', '.join(missing)}, which {impl.name} does not have"
     return unavailable(family)
 
 
@@ -223,8 +231,11 @@ class BehaviourItem(pytest.Item):
 
     def runtest(self) -> None:
         state = self.config.stash[STATE]
-        assert isinstance(self.impl.driver, SocketDriver)
-        verdict = run_behaviour(self.behaviour, self.impl.driver, self.family, state.timing)
+        driver = self.impl.driver()
+        try:
+            verdict = run_behaviour(self.behaviour, driver, self.family, state.timing)
+        finally:
+            driver.release()
         if not verdict.passed:
             raise ConformanceFailure(verdict)
 

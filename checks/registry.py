@@ -2,7 +2,8 @@
 
 Rules of this module:
 - one table names the reference implementations; `all` means every one of them;
-- `module:attr` names a user's own driver class (imported, instantiated once);
+- `module:attr` names a user's own driver class (imported here; a fresh
+  instance drives each behaviour, so no state leaks from one to the next);
 - an unknown name is a `LookupError` whose message lists what exists, with the
   closest match when there is one; nothing here knows about pytest.
 """
@@ -27,12 +28,12 @@ class Impl:
     """An implementation under test, as named on the command line."""
 
     name: str
-    driver: Driver
+    driver: type[Driver]
 
     @property
     def description(self) -> str:
         models = ", ".join(sorted(model.value for model in self.driver.models))
-        what = self.driver.description or type(self.driver).__qualname__
+        what = self.driver.description or self.driver.__qualname__
         return f"{self.name} ({what}; models: {models or 'none'})"
 
 
@@ -49,7 +50,7 @@ def _unknown(name: str, why: str = "") -> LookupError:
     )
 
 
-def _load(name: str, target: str) -> Driver:
+def _load(name: str, target: str) -> type[Driver]:
     module_name, _, attr = target.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -59,13 +60,12 @@ def _load(name: str, target: str) -> Driver:
         factory = getattr(module, attr)
     except AttributeError:
         raise _unknown(name, f" (module {module_name!r} has no attribute {attr!r})") from None
-    driver = factory()
-    if not isinstance(driver, Driver):
+    if not (isinstance(factory, type) and issubclass(factory, Driver)):
         raise LookupError(
-            f"impl {name!r}: {target} made a {type(driver).__name__}, not a checks.drivers.Driver "
-            "(subclass checks.SocketDriver and declare its models)"
+            f"impl {name!r}: {target} is not a driver class (subclass checks.SocketDriver, "
+            "checks.ReadinessDriver or checks.CompletionDriver and declare its models)"
         )
-    return driver
+    return factory
 
 
 def resolve(names: list[str]) -> list[Impl]:

@@ -2,36 +2,34 @@
 
 Rules of this module:
 - it performs no socket operation of its own: the implementation's side goes
-  through the driver, the checker's side through `peer`, sockets come from
-  `connections`; judging is `judge`'s;
+  through the driver (checks.operations), the checker's side through `peer`,
+  sockets come from `connections`; judging is `judge`'s;
 - one clock (`timing.Clock`) stamps every event; the only sleeps are the delays
   a spec asks for (`after:`), which are the deliberate gaps order checks need;
-- every call runs on a worker thread and every wait is bounded by the step limit
-  and the item limit, so a hung implementation gets a verdict, not a hang;
+- every call runs on a worker thread (a submission completes on the driver's
+  own thread) and every wait is bounded by the step limit and the item limit,
+  so a hung implementation gets a verdict, not a hang;
 - whatever happens, every socket is shut down and closed and every worker
   thread is joined (or reported when it will not return) before `run` returns.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from checks import judge as judging
-from checks import peer
+from checks import operations, peer
 from checks.connections import Endpoints, open_endpoints
-from checks.drivers import FLAG_VALUES, SHUTDOWN_HOW, SocketDriver
+from checks.drivers import Completion, CompletionDriver, Driver, SocketDriver
 from checks.errorkinds import classify
 from checks.judge import Outcome
 from checks.model import Await, Behaviour, Call, Check, Expectation, Family, Mode, Origin, Peer, Step
 from checks.timing import Clock, Timing, format_duration
-from checks.trace import Trace
-
-if TYPE_CHECKING:
-    import socket
+from checks.trace import Actor, Trace
 
 JOIN_LIMIT = 2.0
 POLL_INTERVAL = 0.001
@@ -71,63 +69,16 @@ class _StepFailed(Exception):
 
 @dataclass
 class _Pending:
-    """A call running on a worker thread."""
+    """A call running on a worker thread, or a submitted operation not yet complete."""
 
     step: Call
     index: int
     started: float
     thread: threading.Thread | None = None
+    completion: Completion | None = None
     done: threading.Event = field(default_factory=threading.Event)
     outcome: Outcome | None = None
 
-
-def _describe_call(step: Call) -> str:
-    args: list[str] = []
-    if step.size is not None:
-        args.append(str(step.size))
-    if step.payload is not None:
-        args.append(repr(step.payload) if len(step.payload) <= 32 else f"<{len(step.payload)} bytes>")
-    if step.flags:
-        args.append("|".join(f"MSG_{flag.upper()}" for flag in sorted(step.flags)))
-    if step.how is not None:
-        args.append(f"SHUT_{ {'read': 'RD', 'write': 'WR', 'both': 'RDWR'}[step.how] }")
-    if step.op == "settimeout":
-        args.append("None" if step.timeout is None else format_duration(step.timeout))
-    if step.blocking is not None:
-        args.append(str(step.blocking))
-    return f"{step.op}({', '.join(args)})"
-
-
-def _need(sock: socket.socket | None, what: str) -> socket.socket:
-    if sock is None:
-        raise RuntimeError(f"no {what} socket at this step (check the behaviour's connection:)")
-    return sock
-
-
-def _flags(step: Call) -> int:
-    value = 0
-    for flag in step.flags:
-        value |= FLAG_VALUES[flag]
-    return value
-
-
-def _accept(driver: SocketDriver, ends: Endpoints, step: Call) -> object:
-    conn = driver.accept(_need(ends.impl_listener, "listening"))
-    ends.impl = ends.adopt(conn)
-    return None
-
-
-# Each operation a spec may ask of the implementation, done through its driver.
-CALLS: dict[str, Callable[[SocketDriver, Endpoints, Call], object]] = {
-    "recv": lambda d, e, s: d.recv(_need(e.impl, "connected"), s.size or 0, _flags(s)),
-    "send": lambda d, e, s: d.send(_need(e.impl, "connected"), s.payload or b"", _flags(s)),
-    "accept": _accept,
-    "connect": lambda d, e, s: d.connect(_need(e.impl, "client"), e.address),
-    "shutdown": lambda d, e, s: d.shutdown(_need(e.impl, "connected"), SHUTDOWN_HOW[s.how or "both"]),
-    "close": lambda d, e, s: d.close(_need(e.impl, "connected")),
-    "setblocking": lambda d, e, s: d.set_blocking(_need(e.impl, "connected"), bool(s.blocking)),
-    "settimeout": lambda d, e, s: d.set_timeout(_need(e.impl, "connected"), s.timeout),
-}
 
 _SUCCESS = Expectation(ok=True)
 
@@ -135,7 +86,7 @@ _SUCCESS = Expectation(ok=True)
 class Run:
     """One behaviour, one driver, one family: call `run()` once."""
 
-    def __init__(self, behaviour: Behaviour, driver: SocketDriver, family: Family, timing: Timing) -> None:
+    def __init__(self, behaviour: Behaviour, driver: Driver, family: Family, timing: Timing) -> None:
         self.behaviour = behaviour
         self.driver = driver
         self.family = family
@@ -146,7 +97,7 @@ class Run:
         self.pending: dict[str, _Pending] = {}
         self.workers: list[_Pending] = []
         self.deadline = timing.item_limit
-        self.ends: Endpoints | None = None
+        self.ends: list[Endpoints] = []
 
     # -- the whole run -------------------------------------------------------
 
@@ -154,12 +105,14 @@ class Run:
         failure: Failure | None = None
         notes: list[str] = []
         try:
-            self.ends = open_endpoints(self.family, self.behaviour.topology, self.behaviour.socket)
-            self._set_mode(self.ends)
+            for _ in range(self.behaviour.connections):
+                self.ends.append(open_endpoints(self.family, self.behaviour.topology, self.behaviour.socket))
+            for ends in self.ends:
+                self._set_mode(ends)
             last = 0.0
             for index, step in enumerate(self.behaviour.steps):
                 self._wait_until(last + step.after)
-                last = self._step(index, step, self.ends)
+                last = self._step(index, step)
         except _StepFailed as failed:
             failure = failed.failure
         finally:
@@ -171,7 +124,7 @@ class Run:
     def _set_mode(self, ends: Endpoints) -> None:
         mode = self.behaviour.mode
         sock = ends.impl if ends.impl is not None else ends.impl_listener
-        if mode is None or sock is None:
+        if mode is None or sock is None or not isinstance(self.driver, SocketDriver):
             return
         blocking = mode is Mode.BLOCKING
         self.trace.add(self.clock.now(), "impl", f"set_blocking({blocking})  [{mode.value} mode]")
@@ -189,18 +142,28 @@ class Run:
 
     def _clean_up(self) -> list[str]:
         notes = []
-        if self.ends is not None:
-            self.ends.shutdown_all()
+        if isinstance(self.driver, CompletionDriver):
+            self.driver.resume()
+        for ends in self.ends:
+            ends.shutdown_all()
         for worker in self.workers:
             if worker.thread is not None:
                 worker.thread.join(JOIN_LIMIT)
                 if worker.thread.is_alive():
                     notes.append(
-                        f"the implementation's {_describe_call(worker.step)} (step {worker.index + 1}) "
+                        f"the implementation's {operations.describe(worker.step)} (step {worker.index + 1}) "
                         f"did not return within {format_duration(JOIN_LIMIT)} after its socket was shut down"
                     )
-        if self.ends is not None:
-            self.ends.close_all()
+            elif worker.completion is not None and not worker.done.is_set():
+                worker.completion.cancel()
+                if not worker.done.wait(JOIN_LIMIT):
+                    notes.append(
+                        f"the implementation's {operations.describe(worker.step)} (step {worker.index + 1}) "
+                        f"did not complete within {format_duration(JOIN_LIMIT)} after it was cancelled "
+                        "and its socket shut down"
+                    )
+        for ends in self.ends:
+            ends.close_all()
         return notes
 
     # -- time ----------------------------------------------------------------
@@ -223,45 +186,127 @@ class Run:
 
     # -- steps ---------------------------------------------------------------
 
-    def _step(self, index: int, step: Step, ends: Endpoints) -> float:
+    def _step(self, index: int, step: Step) -> float:
         """Perform one step; return when it finished (or, for a background call, started)."""
-        if isinstance(step, Call):
-            return self._call(index, step, ends)
-        if isinstance(step, Peer):
-            return self._peer(index, step, ends)
-        if isinstance(step, Await):
-            return self._await(index, step)
-        return self._check(index, step, ends)
+        try:
+            if isinstance(step, Call):
+                return self._call(index, step)
+            if isinstance(step, Peer):
+                return self._peer(index, step)
+            if isinstance(step, Await):
+                return self._await(index, step)
+            return self._check(index, step)
+        except operations.SpecMismatch as exc:
+            raise self._fail(
+                index, step, f"step {index + 1}", [f"the spec asks the impossible: {exc}"]
+            ) from None
 
     def _fail(self, index: int, step: Step, title: str, mismatches: list[str]) -> _StepFailed:
         return _StepFailed(Failure(index, step.origin, title, tuple(mismatches)))
 
-    def _start(self, index: int, step: Call, ends: Endpoints) -> _Pending:
+    def _ends(self, step: Call | Peer | Check) -> Endpoints:
+        return self.ends[step.conn - 1]
+
+    def _observed(
+        self, pending: _Pending, ends: Endpoints, value: object, error: BaseException | None
+    ) -> None:
+        """Record what a call returned or completed with, probing kernel state first."""
+        ended = self.clock.now()
+        unread = None
+        if ends.impl is not None and pending.step.op in {"recv", "wait"}:
+            try:
+                unread = peer.unread(ends.impl)
+            except OSError:
+                unread = None
+        if isinstance(value, socket.socket):
+            ends.impl = ends.adopt(value)
+            value = None
+        if error is None:
+            outcome = Outcome(pending.started, ended, value, unread=unread)
+        else:
+            outcome = Outcome(
+                pending.started,
+                ended,
+                None,
+                classify(error),
+                f"{type(error).__name__}: {error}",
+                unread=unread,
+            )
+        pending.outcome = outcome
+        label = f"[{pending.step.background}] " if pending.step.background else ""
+        verb = "completed" if pending.completion is not None else "->"
+        self.trace.add(ended, "impl", f"{label}{pending.step.op} {verb} {outcome.describe()}", pending.index)
+        pending.done.set()
+
+    def _start(self, index: int, step: Call) -> _Pending:
+        """Start a call on a worker thread, or submit it to a completion driver."""
+        ends = self._ends(step)
         started = self.clock.now()
         label = f"[{step.background}] " if step.background else ""
-        self.trace.add(started, "impl", f"{label}{_describe_call(step)} called", index)
         pending = _Pending(step, index, started)
+        self.workers.append(pending)
+        submit = operations.submit_call(self.driver, step)
+        if submit is not None:
+            self.trace.add(started, "impl", f"{label}submit {operations.describe(step)}", index)
+            self._submit(index, step, pending, lambda: submit(ends), ends)
+            return pending
+        call = operations.plain_call(self.driver, step)
+        if call is None:
+            raise self._fail(
+                index,
+                step,
+                f"step {index + 1} ({operations.describe(step)})",
+                [f"the driver {self.driver.name} has no operation {step.op!r} for this model"],
+            )
+        self.trace.add(started, "impl", f"{label}{operations.describe(step)} called", index)
 
         def work() -> None:
             try:
-                value = CALLS[step.op](self.driver, ends, step)
-                outcome = Outcome(pending.started, self.clock.now(), value)
+                value = call(ends)
             except BaseException as exc:  # every outcome is data here
-                outcome = Outcome(
-                    pending.started, self.clock.now(), None, classify(exc), f"{type(exc).__name__}: {exc}"
-                )
-            pending.outcome = outcome
-            self.trace.add(outcome.ended or 0.0, "impl", f"{label}{step.op} -> {outcome.describe()}", index)
-            pending.done.set()
+                self._observed(pending, ends, None, exc)
+            else:
+                self._observed(pending, ends, value, None)
 
         pending.thread = threading.Thread(target=work, name=f"sockspec-{step.op}", daemon=True)
-        self.workers.append(pending)
         pending.thread.start()
         return pending
 
-    def _finish(
-        self, index: int, step: Step, pending: _Pending, expect: Expectation, name: str | None, label: str
-    ) -> float:
+    def _submit(
+        self, index: int, step: Call, pending: _Pending, submit: Callable[[], Completion], ends: Endpoints
+    ) -> None:
+        """Submit on a worker thread (a submission must not block), then follow its completion."""
+        box: list[Completion | BaseException] = []
+        worker = threading.Thread(
+            target=lambda: box.append(_attempt(submit)), name="sockspec-submit", daemon=True
+        )
+        worker.start()
+        worker.join(self._limit(step))
+        if not box:
+            pending.thread = worker
+            raise self._fail(
+                index,
+                step,
+                f"step {index + 1} (submit {operations.describe(step)})",
+                [f"the submission did not return within {format_duration(self._limit(step))}: it blocks"],
+            )
+        submitted = box[0]
+        if isinstance(submitted, BaseException):
+            self._observed(pending, ends, None, submitted)
+            return
+        pending.completion = submitted
+
+        def completed() -> None:
+            try:
+                value = submitted.result()
+            except BaseException as exc:  # every outcome is data here
+                self._observed(pending, ends, None, exc)
+            else:
+                self._observed(pending, ends, value, None)
+
+        submitted.add_done_callback(completed)
+
+    def _finish(self, index: int, step: Step, pending: _Pending, expect: Expectation, label: str) -> float:
         limit = self._limit(step, expect.within)
         if not pending.done.wait(limit):
             outcome = Outcome(pending.started, None)
@@ -271,6 +316,7 @@ class Run:
         else:
             assert pending.outcome is not None
             outcome = pending.outcome
+        name = pending.step.background or pending.step.name
         if name is not None and outcome.ended is not None:
             self.acted[name] = outcome.ended
         mismatches = judging.judge(expect, outcome, self.acted, self.timing)
@@ -278,60 +324,74 @@ class Run:
             raise self._fail(index, step, label, mismatches)
         return outcome.ended if outcome.ended is not None else self.clock.now()
 
-    def _call(self, index: int, step: Call, ends: Endpoints) -> float:
+    def _call(self, index: int, step: Call) -> float:
+        if step.op == "cancel":
+            return self._cancel(index, step)
         if step.background is not None:
-            self.pending[step.background] = self._start(index, step, ends)
+            self.pending[step.background] = self._start(index, step)
             return self.clock.now()
         expect = step.expect or _SUCCESS
-        label = f"step {index + 1} ({_describe_call(step)})"
-        for attempt in range(step.repeat):
-            pending = self._start(index, step, ends)
-            last = attempt == step.repeat - 1
-            if not pending.done.wait(self._limit(step, expect.within)) or last:
-                return self._finish(index, step, pending, expect, step.name, label)
+        label = f"step {index + 1} ({operations.describe(step)})"
+        for _attempt_number in range(step.repeat - 1):
+            pending = self._start(index, step)
+            if not pending.done.wait(self._limit(step, expect.within)):
+                return self._finish(index, step, pending, expect, label)
             assert pending.outcome is not None
             if pending.outcome.error is not None:
-                return self._finish(index, step, pending, expect, step.name, label)
-        raise AssertionError("unreachable: the last attempt always finishes")
+                return self._finish(index, step, pending, expect, label)
+        return self._finish(index, step, self._start(index, step), expect, label)
+
+    def _cancel(self, index: int, step: Call) -> float:
+        assert step.target is not None
+        pending = self.pending[step.target]
+        self.trace.add(self.clock.now(), "impl", f"cancel [{step.target}]", index)
+        if pending.completion is None:
+            raise self._fail(
+                index, step, f"step {index + 1} (cancel)", [f"{step.target!r} is not a submitted operation"]
+            )
+        pending.completion.cancel()
+        return self.clock.now()
 
     def _await(self, index: int, step: Await) -> float:
         pending = self.pending[step.call]
-        origin = f"{_describe_call(pending.step)} from step {pending.index + 1}"
+        origin = f"{operations.describe(pending.step)} from step {pending.index + 1}"
         label = f"step {index + 1} (await {step.call}: {origin})"
         self.trace.add(self.clock.now(), "checker", f"await [{step.call}]", index)
-        return self._finish(index, step, pending, step.expect or _SUCCESS, step.call, label)
+        return self._finish(index, step, pending, step.expect or _SUCCESS, label)
 
-    def _peer(self, index: int, step: Peer, ends: Endpoints) -> float:
+    def _peer(self, index: int, step: Peer) -> float:
+        ends = self._ends(step)
         started = self.clock.now()
         if step.name is not None:
             self.acted[step.name] = started
-        self.trace.add(started, "peer", peer.describe(step), index)
-        label = f"step {index + 1} (peer {peer.describe(step)})"
+        actor: Actor = "checker" if step.action == "steal" else "peer"
+        self.trace.add(started, actor, peer.describe(step), index)
+        label = f"step {index + 1} ({actor} {peer.describe(step)})"
         try:
             value = peer.ACTIONS[step.action](ends, step, self._limit(step))
         except peer.PeerError as exc:
             raise self._fail(index, step, label, [f"the peer cannot do this: {exc}"]) from None
         except OSError as exc:
             ended = self.clock.now()
-            self.trace.add(ended, "peer", f"{step.action} failed: {classify(exc)} ({exc})", index)
+            self.trace.add(ended, actor, f"{step.action} failed: {classify(exc)} ({exc})", index)
             raise self._fail(
-                index, step, label, [f"the peer's {step.action} failed with {classify(exc)} ({exc})"]
+                index, step, label, [f"the {actor}'s {step.action} failed with {classify(exc)} ({exc})"]
             ) from None
         ended = self.clock.now()
-        if step.action == "read":
+        if step.action in {"read", "steal"}:
             outcome = Outcome(started, ended, value)
-            self.trace.add(ended, "peer", f"read -> {outcome.describe()}", index)
+            self.trace.add(ended, actor, f"{step.action} -> {outcome.describe()}", index)
             if step.expect is not None:
                 mismatches = judging.judge(step.expect, outcome, self.acted, self.timing)
                 if mismatches:
                     raise self._fail(index, step, label, mismatches)
         return ended
 
-    def _check(self, index: int, step: Check, ends: Endpoints) -> float:
+    def _check(self, index: int, step: Check) -> float:
         """Probe kernel state; a probe may take until its limit to settle (loopback delivery)."""
+        ends = self._ends(step)
         label = f"step {index + 1} (check)"
-        sock = ends.impl
-        if sock is None and (step.unread is not None or step.unread_data is not None):
+        if ends.impl is None and (step.unread is not None or step.unread_data is not None):
             raise self._fail(index, step, label, ["the implementation has no connected socket to inspect"])
         limit = self.clock.now() + self._limit(step, 0.0 if step.limit is None else None)
         while True:
@@ -343,27 +403,36 @@ class Run:
                 break
             time.sleep(POLL_INTERVAL)
         shown = ", ".join(f"{what} {got!r}" for what, _want, got in observed)
-        self.trace.add(self.clock.now(), "checker", f"kernel state: {shown}", index)
+        self.trace.add(self.clock.now(), "checker", f"state: {shown}", index)
         if mismatches:
             raise self._fail(index, step, label, mismatches)
         if step.name is not None:
             self.acted[step.name] = self.clock.now()
         return self.clock.now()
 
-    @staticmethod
-    def _probe(step: Check, ends: Endpoints) -> list[tuple[str, object, object]]:
+    def _probe(self, step: Check, ends: Endpoints) -> list[tuple[str, object, object]]:
         observed: list[tuple[str, object, object]] = []
         if step.unread is not None and ends.impl is not None:
             observed.append(("unread", step.unread, peer.unread(ends.impl)))
         if step.unread_data is not None and ends.impl is not None:
-            observed.append(
-                ("unread_data", step.unread_data, peer.peek(ends.impl, len(step.unread_data) + 1))
-            )
+            peeked = peer.peek(ends.impl, len(step.unread_data) + 1)
+            observed.append(("unread_data", step.unread_data, peeked))
         if step.peer_unread is not None and ends.peer is not None:
             observed.append(("peer_unread", step.peer_unread, peer.unread(ends.peer)))
+        for name in sorted(step.pending):
+            observed.append((f"{name} pending", True, not self.pending[name].done.is_set()))
+        for name in sorted(step.done):
+            observed.append((f"{name} done", True, self.pending[name].done.is_set()))
         return observed
 
 
-def run_behaviour(behaviour: Behaviour, driver: SocketDriver, family: Family, timing: Timing) -> Verdict:
+def _attempt(submit: Callable[[], Completion]) -> Completion | BaseException:
+    try:
+        return submit()
+    except BaseException as exc:  # the submission's own error is an outcome too
+        return exc
+
+
+def run_behaviour(behaviour: Behaviour, driver: Driver, family: Family, timing: Timing) -> Verdict:
     """Play `behaviour` against `driver` over `family` and judge it."""
     return Run(behaviour, driver, family, timing).run()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from checks.connections import unavailable
-from checks.drivers import SocketDriver
+from checks.drivers import Driver
 from checks.loader import load_file
 from checks.model import Behaviour, Family
 from checks.registry import REFERENCE_IMPLS, resolve
@@ -23,7 +23,9 @@ from checks.runner import run_behaviour
 from checks.timing import Timing
 
 SPEC = Path(__file__).resolve().parent.parent / "spec"
-BEHAVIOURS = [b for path in sorted(SPEC.glob("*.yaml")) for b in load_file(path, f"spec/{path.name}").behaviours]
+BEHAVIOURS = [
+    b for path in sorted(SPEC.glob("*.yaml")) for b in load_file(path, f"spec/{path.name}").behaviours
+]
 IMPLS = resolve(list(REFERENCE_IMPLS))
 
 CASES = [
@@ -36,11 +38,18 @@ CASES = [
 
 
 @pytest.mark.parametrize(("driver", "behaviour", "family"), CASES)
-def test_reference_impl_passes(driver: SocketDriver, behaviour: Behaviour, family: Family) -> None:
+def test_reference_impl_passes(driver: type[Driver], behaviour: Behaviour, family: Family) -> None:
     reason = unavailable(family)
     if reason is not None:
         pytest.skip(reason)
-    verdict = run_behaviour(behaviour, driver, family, Timing())
+    missing = behaviour.requires - driver.capabilities
+    if missing:
+        pytest.skip(f"needs {', '.join(sorted(missing))}")
+    instance = driver()
+    try:
+        verdict = run_behaviour(behaviour, instance, family, Timing())
+    finally:
+        instance.release()
     assert verdict.passed, render_failure(verdict)
 
 

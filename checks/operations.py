@@ -1,0 +1,159 @@
+"""The operations a spec's `call:` asks of an implementation, one table per contract.
+
+Rules of this module:
+- each entry does exactly one driver method on the step's socket and returns
+  what it returned; there is no retry, no wait and no judging here;
+- which socket a step means is decided in one place (`target`);
+- the runner picks the table by the driver's contract: socket calls for every
+  SocketDriver, readiness calls for a ReadinessDriver, submits for a
+  CompletionDriver.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+
+from checks.connections import Endpoints
+from checks.drivers import (
+    FLAG_VALUES,
+    SHUTDOWN_HOW,
+    Completion,
+    CompletionDriver,
+    Driver,
+    ReadinessDriver,
+    SocketDriver,
+)
+from checks.model import Call
+from checks.timing import format_duration
+
+
+class SpecMismatch(Exception):
+    """The step asks for something this behaviour's sockets cannot give (the spec author's to fix)."""
+
+
+def listener(ends: Endpoints) -> socket.socket:
+    """The implementation's listening socket."""
+    if ends.impl_listener is None:
+        raise SpecMismatch("there is no listening socket (use connection: listener)")
+    return ends.impl_listener
+
+
+def target(ends: Endpoints, step: Call) -> socket.socket:
+    """The implementation's socket a step acts on: `on:` names it, else the
+    connected socket, else the listening one."""
+    if step.on == "listener" or (step.on is None and ends.impl is None):
+        return listener(ends)
+    if ends.impl is None:
+        raise SpecMismatch("there is no connected socket at this step (accept or connect first)")
+    return ends.impl
+
+
+def describe(step: Call) -> str:
+    """The call as the trace shows it: "recv(1024, MSG_PEEK)"."""
+    args: list[str] = []
+    if step.size is not None:
+        args.append(str(step.size))
+    if step.payload is not None:
+        args.append(repr(step.payload) if len(step.payload) <= 32 else f"<{len(step.payload)} bytes>")
+    args.extend(f"MSG_{flag.upper()}" for flag in sorted(step.flags))
+    if step.how is not None:
+        args.append({"read": "SHUT_RD", "write": "SHUT_WR", "both": "SHUT_RDWR"}[step.how])
+    if step.op in {"settimeout", "wait"}:
+        args.append("None" if step.timeout is None else format_duration(step.timeout))
+    if step.blocking is not None:
+        args.append(str(step.blocking))
+    if step.events:
+        args.append("|".join(sorted(step.events)) + ("" if step.trigger == "level" else f", {step.trigger}"))
+    if step.target is not None:
+        args.append(step.target)
+    if step.on is not None:
+        args.append(f"on {step.on}")
+    if step.conn != 1:
+        args.append(f"conn {step.conn}")
+    return f"{step.op}({', '.join(args)})"
+
+
+def _flags(step: Call) -> int:
+    value = 0
+    for flag in step.flags:
+        value |= FLAG_VALUES[flag]
+    return value
+
+
+def _accept(driver: SocketDriver, ends: Endpoints, step: Call) -> object:
+    ends.impl = ends.adopt(driver.accept(listener(ends)))
+    return None
+
+
+SocketCall = Callable[[SocketDriver, Endpoints, Call], object]
+
+SOCKET_CALLS: dict[str, SocketCall] = {
+    "recv": lambda d, e, s: d.recv(target(e, s), s.size or 0, _flags(s)),
+    "send": lambda d, e, s: d.send(target(e, s), s.payload or b"", _flags(s)),
+    "accept": _accept,
+    "connect": lambda d, e, s: d.connect(target(e, s), e.address),
+    "shutdown": lambda d, e, s: d.shutdown(target(e, s), SHUTDOWN_HOW[s.how or "both"]),
+    "close": lambda d, e, s: d.close(target(e, s)),
+    "setblocking": lambda d, e, s: d.set_blocking(target(e, s), bool(s.blocking)),
+    "settimeout": lambda d, e, s: d.set_timeout(target(e, s), s.timeout),
+}
+
+
+def _wait(driver: ReadinessDriver, ends: Endpoints, step: Call) -> object:
+    """The events reported for the step's socket (other sockets' events are not judged)."""
+    sock = target(ends, step)
+    ready = driver.wait(step.timeout)
+    return frozenset(ready.get(sock.fileno(), frozenset()))
+
+
+ReadinessCall = Callable[[ReadinessDriver, Endpoints, Call], object]
+
+READINESS_CALLS: dict[str, ReadinessCall] = {
+    "register": lambda d, e, s: d.register(target(e, s), s.events, s.trigger),
+    "modify": lambda d, e, s: d.modify(target(e, s), s.events, s.trigger),
+    "unregister": lambda d, e, s: d.unregister(target(e, s)),
+    "wait": _wait,
+}
+
+
+def _submit_accept(driver: CompletionDriver, ends: Endpoints, step: Call) -> Completion:
+    return driver.submit_accept(listener(ends))
+
+
+Submit = Callable[[CompletionDriver, Endpoints, Call], Completion]
+
+SUBMITS: dict[str, Submit] = {
+    "recv": lambda d, e, s: d.submit_recv(target(e, s), s.size or 0),
+    "send": lambda d, e, s: d.submit_send(target(e, s), s.payload or b""),
+    "accept": _submit_accept,
+    "connect": lambda d, e, s: d.submit_connect(target(e, s), e.address),
+}
+
+# Calls the runner performs on the driver as a whole rather than on a socket.
+DRIVER_CALLS: dict[str, Callable[[CompletionDriver], None]] = {
+    "pause": lambda d: d.pause(),
+    "resume": lambda d: d.resume(),
+}
+
+
+def plain_call(driver: Driver, step: Call) -> Callable[[Endpoints], object] | None:
+    """The synchronous operation for `step` on `driver`, or None when it has none."""
+    if isinstance(driver, ReadinessDriver) and step.op in READINESS_CALLS:
+        readiness = READINESS_CALLS[step.op]
+        return lambda ends: readiness(driver, ends, step)
+    if isinstance(driver, CompletionDriver) and step.op in DRIVER_CALLS:
+        whole = DRIVER_CALLS[step.op]
+        return lambda ends: whole(driver)
+    if isinstance(driver, SocketDriver) and step.op in SOCKET_CALLS:
+        call = SOCKET_CALLS[step.op]
+        return lambda ends: call(driver, ends, step)
+    return None
+
+
+def submit_call(driver: Driver, step: Call) -> Callable[[Endpoints], Completion] | None:
+    """The submission for `step` when `driver` completes operations, else None."""
+    if isinstance(driver, CompletionDriver) and step.op in SUBMITS:
+        submit = SUBMITS[step.op]
+        return lambda ends: submit(driver, ends, step)
+    return None
