@@ -82,7 +82,10 @@ def _flags(step: Call) -> int:
 
 
 def _accept(driver: SocketDriver, ends: Endpoints, step: Call) -> object:
-    ends.impl = ends.adopt(driver.accept(listener(ends)))
+    accepted = driver.accept(listener(ends))
+    if not isinstance(accepted, socket.socket):
+        raise TypeError(f"accept returned {type(accepted).__name__}, not a socket")
+    ends.impl = ends.adopt(accepted)
     return None
 
 

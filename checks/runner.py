@@ -74,6 +74,7 @@ class _Pending:
     step: Call
     index: int
     started: float
+    deadline: float = 0.0
     thread: threading.Thread | None = None
     completion: Completion | None = None
     done: threading.Event = field(default_factory=threading.Event)
@@ -142,10 +143,22 @@ class Run:
 
     def _clean_up(self) -> list[str]:
         notes = []
-        if isinstance(self.driver, CompletionDriver):
-            self.driver.resume()
-        for ends in self.ends:
-            ends.shutdown_all()
+        try:
+            if isinstance(self.driver, CompletionDriver):
+                try:
+                    self.driver.resume()
+                except Exception as exc:  # the driver's fault; clean-up goes on
+                    notes.append(f"the driver's resume() raised {type(exc).__name__}: {exc}")
+            for ends in self.ends:
+                ends.shutdown_all()
+            notes.extend(self._join_workers())
+        finally:
+            for ends in self.ends:
+                ends.close_all()
+        return notes
+
+    def _join_workers(self) -> list[str]:
+        notes = []
         for worker in self.workers:
             if worker.thread is not None:
                 worker.thread.join(JOIN_LIMIT)
@@ -162,8 +175,6 @@ class Run:
                         f"did not complete within {format_duration(JOIN_LIMIT)} after it was cancelled "
                         "and its socket shut down"
                     )
-        for ends in self.ends:
-            ends.close_all()
         return notes
 
     # -- time ----------------------------------------------------------------
@@ -308,6 +319,8 @@ class Run:
 
     def _finish(self, index: int, step: Step, pending: _Pending, expect: Expectation, label: str) -> float:
         limit = self._limit(step, expect.within)
+        if pending.deadline:
+            limit = max(0.0, min(limit, pending.deadline - self.clock.now()))
         if not pending.done.wait(limit):
             outcome = Outcome(pending.started, None)
             self.trace.add(
@@ -334,7 +347,8 @@ class Run:
         label = f"step {index + 1} ({operations.describe(step)})"
         for _attempt_number in range(step.repeat - 1):
             pending = self._start(index, step)
-            if not pending.done.wait(self._limit(step, expect.within)):
+            pending.deadline = self.clock.now() + self._limit(step, expect.within)
+            if not pending.done.wait(max(0.0, pending.deadline - self.clock.now())):
                 return self._finish(index, step, pending, expect, label)
             assert pending.outcome is not None
             if pending.outcome.error is not None:
@@ -395,7 +409,15 @@ class Run:
             raise self._fail(index, step, label, ["the implementation has no connected socket to inspect"])
         limit = self.clock.now() + self._limit(step, 0.0 if step.limit is None else None)
         while True:
-            observed = self._probe(step, ends)
+            try:
+                observed = self._probe(step, ends)
+            except (OSError, ValueError) as exc:
+                raise self._fail(
+                    index,
+                    step,
+                    label,
+                    [f"cannot inspect the implementation's socket: {exc} (did the implementation close it?)"],
+                ) from None
             mismatches = [
                 f"expected {what} {want!r}, observed {got!r}" for what, want, got in observed if want != got
             ]

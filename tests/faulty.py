@@ -1,0 +1,431 @@
+"""Faulty drivers: the negative controls that prove every behaviour can fail.
+
+Rules of this module:
+- each faulty driver is a small subclass of the sockets reference driver that
+  breaks exactly one rule, the way a real implementation might get it wrong;
+  its docstring says the defect in one line;
+- `breaks` maps each behaviour id the defect must fail to a substring expected
+  in that failure's mismatch text, so a failure for another reason is noticed;
+- real sockets only, no mocks; no loop that can spin: every faulty call returns
+  once the runner shuts its socket down;
+- a faulty driver closes every socket it makes and keeps no state between calls.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import socket
+import time
+from typing import Any, ClassVar
+
+from reference_impls.sockets_ref import SocketsDriver
+
+# How long a faulty connect waits for the handshake: bounded, and woken early by a shutdown.
+CONNECT_WAIT = 5.0
+
+
+def _would_block(what: str) -> BlockingIOError:
+    return BlockingIOError(errno.EAGAIN, what)
+
+
+def _is_nonblocking(sock: socket.socket) -> bool:
+    return sock.gettimeout() == 0.0
+
+
+class FaultyDriver(SocketsDriver):
+    """Base of the faulty drivers: the reference driver plus what each defect must fail."""
+
+    name = "faulty"
+    #: Behaviour id -> a substring of the mismatch text its failure must show.
+    breaks: ClassVar[dict[str, str]] = {}
+
+
+class PollingRecv(FaultyDriver):
+    """A blocking recv that polls once (MSG_DONTWAIT) and returns b'' when the buffer is empty."""
+
+    name = "faulty-polling-recv"
+    breaks = {
+        "blocking.recv.waits-for-peer": "not before 'send'",
+        "blocking.recv.eof-wakes": "not before 'fin'",
+        "blocking.recv.waitall-waits-for-count": "not before 'second'",
+    }
+
+    def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
+        try:
+            return sock.recv(size, flags | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return b""
+
+
+class WaitForFullRecv(FaultyDriver):
+    """A recv that always waits for the full size (adds MSG_WAITALL) instead of returning what is there."""
+
+    name = "faulty-waitall-recv"
+    breaks = {
+        "blocking.recv.partial-copy": "still blocked",
+    }
+
+    def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
+        return sock.recv(size, flags | socket.MSG_WAITALL)
+
+
+class DrainingRecv(FaultyDriver):
+    """A recv that reads the whole buffer in one big chunk and returns only the first `size` bytes."""
+
+    name = "faulty-draining-recv"
+    chunk: ClassVar[int] = 65536
+    breaks = {
+        "blocking.recv.leaves-rest": "expected unread 6, observed 0",
+        "nonblocking.recv.leaves-rest": "expected unread 5, observed 0",
+    }
+
+    def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
+        return sock.recv(max(size, self.chunk), flags)[:size]
+
+
+class PollingAccept(FaultyDriver):
+    """A blocking accept that polls once and fails with would_block when no client is pending."""
+
+    name = "faulty-polling-accept"
+    breaks = {
+        "blocking.accept.waits-for-client": "observed error would_block",
+    }
+
+    def accept(self, listener: socket.socket) -> socket.socket:
+        ready, _, _ = select.select([listener], [], [], 0)
+        if not ready:
+            raise _would_block("no connection is pending")
+        return super().accept(listener)
+
+
+class PartialBlockingSend(FaultyDriver):
+    """A blocking send that queues only what fits at once (adds MSG_DONTWAIT) and returns that count."""
+
+    name = "faulty-partial-blocking-send"
+    breaks = {
+        "blocking.send.waits-for-drain": "expected data 1048576 bytes",
+    }
+
+    def send(self, sock: socket.socket, data: bytes, flags: int) -> int:
+        return sock.send(data, flags | socket.MSG_DONTWAIT)
+
+
+class UnflushedSend(FaultyDriver):
+    """A send that reports the whole length while queueing nothing (a user-space buffer never flushed)."""
+
+    name = "faulty-unflushed-send"
+    breaks = {
+        "blocking.send.returns-when-queued": "expected peer_unread 5, observed 0",
+        "nonblocking.send.fits-whole": "expected data b'hello', observed EOF",
+        "nonblocking.send.partial-then-would-block": "expected length 1..1048575, observed returned 1048576",
+        "blocking.send.after-peer-close": "expected error broken_pipe or reset, observed returned 1",
+        "nonblocking.send.after-peer-close": "expected error broken_pipe or reset, observed returned 1",
+    }
+
+    def send(self, sock: socket.socket, data: bytes, flags: int) -> int:
+        return len(data)
+
+
+class EofAsWouldBlock(FaultyDriver):
+    """A recv that takes an empty read for 'no data yet' and raises would_block instead of returning EOF."""
+
+    name = "faulty-eof-as-would-block"
+    breaks = {
+        "blocking.recv.eof-wakes": "observed error would_block",
+        "blocking.recv.data-before-eof": "observed error would_block",
+        "nonblocking.recv.eof-not-would-block": "observed error would_block",
+    }
+
+    def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
+        data = sock.recv(size, flags)
+        if not data and size > 0:
+            raise _would_block("no data yet")
+        return data
+
+
+class IgnoredTimeout(FaultyDriver):
+    """A set_timeout that only switches blocking mode on and ignores the time limit itself."""
+
+    name = "faulty-ignored-timeout"
+    breaks = {
+        "blocking.settimeout.times-out": "still blocked",
+    }
+
+    def set_timeout(self, sock: socket.socket, seconds: float | None) -> None:
+        sock.setblocking(seconds != 0)
+
+
+class HalfTimeout(FaultyDriver):
+    """A set_timeout that gives up after half the requested time."""
+
+    name = "faulty-half-timeout"
+    breaks = {
+        "blocking.settimeout.times-out": "expected it to take at least 200.0 ms",
+    }
+
+    def set_timeout(self, sock: socket.socket, seconds: float | None) -> None:
+        sock.settimeout(None if seconds is None else seconds / 2)
+
+
+class GatheringTimeoutRecv(FaultyDriver):
+    """A recv under a timeout that keeps reading until the time is up instead of returning the first bytes."""
+
+    name = "faulty-gathering-timeout-recv"
+    breaks = {
+        "blocking.settimeout.data-in-time": "still blocked",
+    }
+
+    def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
+        timeout = sock.gettimeout()
+        if not timeout:
+            return sock.recv(size, flags)
+        deadline = time.monotonic() + timeout
+        chunks: list[bytes] = []
+        got = 0
+        try:
+            while got < size and (left := deadline - time.monotonic()) > 0:
+                sock.settimeout(left)
+                try:
+                    chunk = sock.recv(size - got, flags)
+                except TimeoutError:
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                got += len(chunk)
+        finally:
+            sock.settimeout(timeout)
+        if not chunks:
+            raise TimeoutError("timed out")
+        return b"".join(chunks)
+
+
+class NoPeekRecv(FaultyDriver):
+    """A recv that drops MSG_PEEK, so a peek consumes the bytes."""
+
+    name = "faulty-no-peek"
+    breaks = {
+        "blocking.recv.peek-leaves-data": "expected unread 5, observed 0",
+    }
+
+    def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
+        return sock.recv(size, flags & ~socket.MSG_PEEK)
+
+
+class NoWaitallRecv(FaultyDriver):
+    """A recv that drops MSG_WAITALL, so it returns the first bytes that arrive."""
+
+    name = "faulty-no-waitall"
+    breaks = {
+        "blocking.recv.waitall-waits-for-count": "expected data b'helloworld'",
+    }
+
+    def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
+        return sock.recv(size, flags & ~socket.MSG_WAITALL)
+
+
+class NoDontwaitRecv(FaultyDriver):
+    """A recv that drops MSG_DONTWAIT, so a one-call non-blocking recv on a blocking socket blocks."""
+
+    name = "faulty-no-dontwait"
+    breaks = {
+        "nonblocking.recv.dontwait-one-call": "still blocked",
+    }
+
+    def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
+        return sock.recv(size, flags & ~socket.MSG_DONTWAIT)
+
+
+class StickyDontwaitRecv(FaultyDriver):
+    """A recv that honours MSG_DONTWAIT by making the socket non-blocking and never restores blocking mode."""
+
+    name = "faulty-sticky-dontwait"
+    breaks = {
+        "nonblocking.recv.dontwait-one-call": "expected data b'later'",
+    }
+
+    def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
+        if flags & socket.MSG_DONTWAIT:
+            sock.setblocking(False)
+        return sock.recv(size, flags & ~socket.MSG_DONTWAIT)
+
+
+class ZeroReadsOneRecv(FaultyDriver):
+    """A recv that rounds a size of 0 up to 1 and so consumes a byte."""
+
+    name = "faulty-zero-reads-one"
+    breaks = {
+        "blocking.recv.zero-size": "expected length 0",
+        "nonblocking.recv.zero-size": "expected length 0",
+    }
+
+    def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
+        return sock.recv(max(size, 1), flags)
+
+
+class ResetAsEofRecv(FaultyDriver):
+    """A recv that reports a connection reset as an orderly EOF (b'')."""
+
+    name = "faulty-reset-as-eof"
+    breaks = {
+        "blocking.recv.reset-after-data": "expected error reset, observed EOF",
+        "nonblocking.recv.reset-after-data": "expected error reset, observed EOF",
+    }
+
+    def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
+        try:
+            return sock.recv(size, flags)
+        except ConnectionResetError:
+            return b""
+
+
+class SwallowedPipeSend(FaultyDriver):
+    """A send that swallows broken_pipe and reset and reports the whole length as sent."""
+
+    name = "faulty-swallowed-pipe"
+    breaks = {
+        "blocking.send.after-peer-close": "expected error broken_pipe or reset, observed returned 1",
+        "nonblocking.send.after-peer-close": "expected error broken_pipe or reset, observed returned 1",
+    }
+
+    def send(self, sock: socket.socket, data: bytes, flags: int) -> int:
+        try:
+            return sock.send(data, flags)
+        except (BrokenPipeError, ConnectionResetError):
+            return len(data)
+
+
+class AlwaysBlocking(FaultyDriver):
+    """A set_blocking that ignores a request for non-blocking mode, so the socket stays blocking."""
+
+    name = "faulty-always-blocking"
+    breaks = {
+        "nonblocking.recv.empty-would-block": "still blocked",
+        "nonblocking.recv.data-after-would-block": "still blocked",
+        "nonblocking.send.partial-then-would-block": "still blocked",
+        "nonblocking.accept.none-pending": "still blocked",
+        "nonblocking.connect.in-progress": "expected error in_progress, observed returned",
+    }
+
+    def set_blocking(self, sock: socket.socket, blocking: bool) -> None:
+        if blocking:
+            sock.setblocking(True)
+
+
+class HiddenWouldBlockRecv(FaultyDriver):
+    """A recv that reports an empty buffer (would_block) as b'', which reads as EOF."""
+
+    name = "faulty-hidden-would-block"
+    breaks = {
+        "nonblocking.recv.empty-would-block": "expected error would_block, observed EOF",
+        "nonblocking.recv.data-after-would-block": "expected error would_block, observed EOF",
+        "nonblocking.recv.dontwait-one-call": "expected error would_block, observed EOF",
+    }
+
+    def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
+        try:
+            return sock.recv(size, flags)
+        except BlockingIOError:
+            return b""
+
+
+class AllOrNothingRecv(FaultyDriver):
+    """A non-blocking recv that fails with would_block until the whole requested size is buffered."""
+
+    name = "faulty-all-or-nothing-recv"
+    breaks = {
+        "nonblocking.recv.partial-copy": "observed error would_block",
+        "nonblocking.recv.data-after-would-block": "observed error would_block",
+        "nonblocking.recv.reset-after-data": "observed error would_block",
+    }
+
+    def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
+        if _is_nonblocking(sock) and size > 0:
+            buffered = sock.recv(size, flags | socket.MSG_PEEK)
+            if buffered and len(buffered) < size:
+                raise _would_block(f"only {len(buffered)} of {size} bytes are buffered")
+        return sock.recv(size, flags)
+
+
+class AllOrNothingSend(FaultyDriver):
+    """A non-blocking send that refuses, with would_block, any message larger than the send buffer."""
+
+    name = "faulty-all-or-nothing-send"
+    breaks = {
+        "nonblocking.send.partial-then-would-block": "observed error would_block",
+    }
+
+    def send(self, sock: socket.socket, data: bytes, flags: int) -> int:
+        if _is_nonblocking(sock) or flags & socket.MSG_DONTWAIT:
+            room = sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+            if len(data) > room:
+                raise _would_block(f"{len(data)} bytes do not fit in a {room}-byte send buffer")
+        return sock.send(data, flags)
+
+
+class DrainingAccept(FaultyDriver):
+    """An accept that loops to drain every pending connection and lets the final would_block escape."""
+
+    name = "faulty-draining-accept"
+    breaks = {
+        "nonblocking.accept.pending": "observed error would_block",
+    }
+
+    def accept(self, listener: socket.socket) -> socket.socket:
+        accepted: list[socket.socket] = []
+        try:
+            while True:
+                accepted.append(super().accept(listener))
+        except OSError:
+            for conn in accepted:
+                conn.close()
+            raise
+
+
+class WaitingConnect(FaultyDriver):
+    """A non-blocking connect that waits for the handshake to finish instead of failing with in_progress."""
+
+    name = "faulty-waiting-connect"
+    breaks = {
+        "nonblocking.connect.in-progress": "expected error in_progress, observed returned",
+    }
+
+    def connect(self, sock: socket.socket, address: tuple[Any, ...] | str) -> None:
+        if not _is_nonblocking(sock):
+            super().connect(sock, address)
+            return
+        error = sock.connect_ex(address)
+        if error == errno.EINPROGRESS:
+            select.select([], [sock], [], CONNECT_WAIT)
+            error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if error:
+            raise OSError(error, os.strerror(error))
+
+
+FAULTY: tuple[type[FaultyDriver], ...] = (
+    PollingRecv,
+    WaitForFullRecv,
+    DrainingRecv,
+    PollingAccept,
+    PartialBlockingSend,
+    UnflushedSend,
+    EofAsWouldBlock,
+    IgnoredTimeout,
+    HalfTimeout,
+    GatheringTimeoutRecv,
+    NoPeekRecv,
+    NoWaitallRecv,
+    NoDontwaitRecv,
+    StickyDontwaitRecv,
+    ZeroReadsOneRecv,
+    ResetAsEofRecv,
+    SwallowedPipeSend,
+    AlwaysBlocking,
+    HiddenWouldBlockRecv,
+    AllOrNothingRecv,
+    AllOrNothingSend,
+    DrainingAccept,
+    WaitingConnect,
+)
