@@ -190,11 +190,45 @@ class _Document:
 
 def _schema_problems(doc: _Document) -> list[Problem]:
     validator = jsonschema.Draft202012Validator(schema())
-    problems = []
+    crowded = _crowded_steps(doc.data)
+    problems = [
+        doc.problem(
+            step_path,
+            f"a step needs exactly one of {', '.join(STEP_KINDS)}; found fields: {', '.join(fields)}",
+        )
+        for step_path, fields in crowded.items()
+    ]
     for error in validator.iter_errors(doc.data):
         path: FieldPath = tuple(error.absolute_path)
+        if any(path[: len(step_path)] == step_path for step_path in crowded):
+            continue  # the schema would call each action key of a crowded step unknown
         problems.append(_explain(doc, path, error))
     return sorted(problems, key=lambda problem: problem.line)
+
+
+def _crowded_steps(data: Any) -> dict[FieldPath, list[str]]:
+    """The steps that name more than one of call, peer, await, check, with their fields."""
+    crowded: dict[FieldPath, list[str]] = {}
+    behaviours = data.get("behaviours") if isinstance(data, dict) else None
+    for index, raw in enumerate(behaviours if isinstance(behaviours, list) else []):
+        steps = raw.get("steps") if isinstance(raw, dict) else None
+        for step_index, step in enumerate(steps if isinstance(steps, list) else []):
+            if isinstance(step, dict) and sum(kind in step for kind in STEP_KINDS) > 1:
+                crowded[("behaviours", index, "steps", step_index)] = [str(key) for key in step]
+    return crowded
+
+
+def _closest(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    """The error of the alternative the author most likely meant.
+
+    An alternative that failed on something other than its type (the value has
+    the right type but a wrong content) beats one of the wrong type; then the
+    deepest error; then the first alternative.
+    """
+    return min(
+        error.context or (),
+        key=lambda option: (option.validator == "type", -len(option.relative_path)),
+    )
 
 
 def _explain(doc: _Document, path: FieldPath, error: jsonschema.ValidationError) -> Problem:
@@ -205,7 +239,8 @@ def _explain(doc: _Document, path: FieldPath, error: jsonschema.ValidationError)
         and error.context
         and not (error.validator == "anyOf" and path[-2:-1] == ("steps",))
     ):
-        return _explain(doc, path, jsonschema.exceptions.best_match(error.context))
+        closest = _closest(error)
+        return _explain(doc, tuple(closest.absolute_path), closest)
     if error.validator == "additionalProperties" and isinstance(instance, Mapping):
         properties = error.schema.get("properties", {}) if isinstance(error.schema, Mapping) else {}
         allowed = sorted(properties)
@@ -223,7 +258,7 @@ def _explain(doc: _Document, path: FieldPath, error: jsonschema.ValidationError)
         options = [str(option) for option in cast(list[object], error.validator_value)]
         hint = _did_you_mean(instance, options)
         return doc.problem(path, f"{instance!r} is not one of: {', '.join(options)}{hint}")
-    if error.validator == "pattern" and path and path[-1] in {"after", "limit", "within"}:
+    if error.validator == "pattern" and error.validator_value == schema()["$defs"]["duration"]["pattern"]:
         return doc.problem(path, f"{instance!r} is not a duration (write e.g. 100ms, 1.5s, 250us)")
     return doc.problem(path, error.message)
 

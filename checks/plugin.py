@@ -242,7 +242,7 @@ class BehaviourItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         state = self.config.stash[STATE]
         if isinstance(excinfo.value, ConformanceFailure):
-            return reports.render_failure(excinfo.value.verdict)
+            return reports.render_failure(excinfo.value.verdict, self.impl.name)
         text = super().repr_failure(excinfo, style)
         if state.traceback:
             return text

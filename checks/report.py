@@ -11,16 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from checks.runner import Verdict
+if TYPE_CHECKING:
+    from checks.runner import Verdict
 
 
-def render_failure(verdict: Verdict) -> str:
+def render_failure(verdict: Verdict, impl: str | None = None) -> str:
+    """The failure text; `impl` is the name the user gave (default: the driver's own name)."""
     behaviour = verdict.behaviour
     failure = verdict.failure
     assert failure is not None
     lines = [
-        f"{behaviour.id} failed on {verdict.driver} over {verdict.family.value} "
+        f"{behaviour.id} failed on {impl or verdict.driver} over {verdict.family.value} "
         f"({behaviour.model.value}, {behaviour.level.value.upper()})",
         f"  rule:    {behaviour.rule}",
         f"  source:  {behaviour.source}",

@@ -1,0 +1,291 @@
+"""The pytest plugin seen from the command line, through pytester.
+
+Rules of this file:
+- every test runs pytest in a fresh pytester directory, where the plugin is
+  active through its installed pytest11 entry point (this file never registers it);
+- every run is a subprocess (runpytest_subprocess): an in-process run shares
+  sys.modules and checks' module caches with this process (pytest then warns
+  that `checks` cannot be rewritten), which is not how a user runs sockspec;
+- a user's driver is a module written into that directory and named with
+  --impl=module:Class, as a user would;
+- expectations about the corpus (which items exist, which model they belong to)
+  are computed with checks.loader from spec/*.yaml, not written out by hand;
+- runs stay small: each selects a few items with -k or -m, or only collects;
+- a message for a person is never a Python traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from checks.loader import load_file
+from checks.model import Behaviour, Family, Model
+from checks.registry import known_names
+from reference_impls.sockets_ref import SocketsDriver
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS: list[tuple[str, Behaviour]] = [
+    (f"spec/{path.name}", behaviour)
+    for path in sorted((ROOT / "spec").glob("*.yaml"))
+    for behaviour in load_file(path, f"spec/{path.name}").behaviours
+]
+SOCKETS_MODELS = SocketsDriver.models
+ITEM = re.compile(r"^(spec/[a-z]+\.yaml::[a-z0-9.-]+\[[^\]]+\])(?: (PASSED|FAILED|SKIPPED|ERROR))?")
+
+DRIVERS = '''\
+from __future__ import annotations
+
+import socket
+
+from checks.model import Model
+from reference_impls.sockets_ref import SocketsDriver
+
+
+class Broken(SocketsDriver):
+    """recv returns b'' at once when nothing is buffered, instead of waiting."""
+
+    name = "broken"
+
+    def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
+        try:
+            return sock.recv(size, flags | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return b""
+
+
+class BlockingOnly(SocketsDriver):
+    """The reference driver, declaring only the blocking model."""
+
+    name = "blocking-only"
+    models = frozenset({Model.BLOCKING})
+'''
+
+BAD_SPEC = """\
+model: blocking
+source: io-models-blog.md
+behaviours:
+  - id: blocking.bad.one
+    level: must
+    rule: A recv returns what is there.
+    source: recv(2)
+    steps:
+      - call: recv
+        sise: 4
+"""
+
+
+def output(result: pytest.RunResult) -> str:
+    return "\n".join(result.outlines + result.errlines)
+
+
+def item_ids(result: pytest.RunResult) -> list[str]:
+    """The node ids of the items listed by --collect-only -q (or reported by -v)."""
+    return [match[1] for line in result.outlines if (match := ITEM.match(line))]
+
+
+def expected_ids(selected: list[tuple[str, Behaviour]], impl: str, family: Family | None = None) -> list[str]:
+    return [
+        f"{file}::{behaviour.id}[{impl}-{each.value}]"
+        for file, behaviour in selected
+        for each in behaviour.families
+        if family is None or each is family
+    ]
+
+
+CORPUS_ITEMS = expected_ids(CORPUS, "sockets")
+
+
+def test_impl_unknown_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--impl=nosuch")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "sockets" in known_names()
+    result.stderr.fnmatch_lines(
+        [f"ERROR: unknown impl 'nosuch'. Known impls: {', '.join(known_names())}; or module:Class*"]
+    )
+    assert "Traceback" not in output(result)
+
+
+def test_impl_near_miss_suggests_the_name(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--impl=socket")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: unknown impl 'socket'. Did you mean 'sockets'? Known impls: *"])
+
+
+def test_impl_module_without_the_class_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(userdrivers=DRIVERS)
+    result = pytester.runpytest_subprocess("--impl=userdrivers:Missing")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*unknown impl 'userdrivers:Missing' (module 'userdrivers' has no attribute 'Missing')*"]
+    )
+
+
+def test_keyword_selects_matching_items_and_they_pass(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--impl=sockets", "-k", "recv and tcp4", "-v")
+    selected = [(file, behaviour) for file, behaviour in CORPUS if "recv" in behaviour.id]
+    runnable = [(file, behaviour) for file, behaviour in selected if behaviour.model in SOCKETS_MODELS]
+    expected = expected_ids(selected, "sockets", Family.TCP4)
+    passed = len(expected_ids(runnable, "sockets", Family.TCP4))
+    assert passed
+    assert sorted(item_ids(result)) == sorted(expected)
+    result.assert_outcomes(
+        passed=passed, skipped=len(expected) - passed, deselected=len(CORPUS_ITEMS) - len(expected)
+    )
+    assert result.ret == pytest.ExitCode.OK
+
+
+def test_collect_only_lists_node_ids(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--impl=sockets", "--collect-only", "-q")
+    assert result.ret == pytest.ExitCode.OK
+    assert item_ids(result) == CORPUS_ITEMS
+    assert "spec/blocking.yaml::blocking.recv.waits-for-peer[sockets-tcp4]" in item_ids(result)
+
+
+def test_marker_selects_one_model(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--impl=sockets", "--collect-only", "-q", "-m", "nonblocking")
+    assert result.ret == pytest.ExitCode.OK
+    selected = [(file, b) for file, b in CORPUS if b.model is Model.NONBLOCKING]
+    assert selected
+    assert item_ids(result) == expected_ids(selected, "sockets")
+    assert all("::nonblocking." in node_id for node_id in item_ids(result))
+
+
+def test_summary_counts_per_model(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--impl=sockets", "-k", "recv.zero-size and tcp4")
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=2, deselected=len(CORPUS_ITEMS) - 2)
+    result.stdout.re_match_lines(
+        [
+            r"^=+ sockspec conformance =+$",
+            r"^pass  sockets  blocking +1 passed +0 failed +0 not applicable$",
+            r"^pass  sockets  nonblocking +1 passed +0 failed +0 not applicable$",
+            r"^timing: tolerance 250\.0 ms on upper bounds, step limit 2\.000 s, item limit 15\.0 s$",
+        ]
+    )
+
+
+def test_malformed_spec_is_a_collection_error_without_traceback(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", bad=BAD_SPEC)
+    result = pytester.runpytest_subprocess("--impl=sockets", "--spec", "bad.yaml", "--spec-only")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.re_match_lines(
+        [
+            r"^_+ ERROR collecting bad\.yaml _+$",
+            r"^sockspec cannot load this spec file:$",
+            re.escape(
+                "bad.yaml:10: behaviours[0].steps[0].sise (behaviour blocking.bad.one): "
+                "unknown field 'sise' (did you mean 'size'?); allowed here: "
+            ),
+            r"^!+ Interrupted: 1 error during collection !+$",
+        ]
+    )
+    assert "Traceback" not in output(result)
+
+
+def test_spec_path_missing_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--impl=sockets", "--spec", "nothere.yaml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --spec nothere.yaml: no such file or folder"])
+    assert "Traceback" not in output(result)
+
+
+def test_user_driver_failure_report(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(userdrivers=DRIVERS)
+    result = pytester.runpytest_subprocess("--impl=userdrivers:Broken", "-k", "recv.waits-for-peer and tcp4")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(failed=1, deselected=len(CORPUS_ITEMS) - 1)
+    result.stdout.fnmatch_lines(
+        [
+            "blocking.recv.waits-for-peer failed on * over tcp4 (blocking, MUST)",
+            "  rule:    A blocking recv on an empty buffer does not return until the peer sends*",
+            "  source:  *",
+            "  where:   spec/blocking.yaml:*: step 3 (await r: recv(1024) from step 1)",
+            "  problem: expected data b'hello', observed EOF (b'')",
+            "  problem: expected it to return not before 'send' *",
+            "  timeline (ms since the behaviour started; '>' marks the failing step):",
+            "FAIL  userdrivers:Broken  blocking * 0 passed    1 failed    0 not applicable",
+            "FAILED spec/blocking.yaml::blocking.recv.waits-for-peer[userdrivers:Broken-tcp4]",
+        ]
+    )
+    assert "Traceback" not in output(result)
+
+
+def test_undeclared_model_is_skipped_with_the_reason(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(userdrivers=DRIVERS)
+    result = pytester.runpytest_subprocess(
+        "--impl=userdrivers:BlockingOnly", "-k", "recv.zero-size and tcp4", "-rs"
+    )
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=1, skipped=1, deselected=len(CORPUS_ITEMS) - 2)
+    result.stdout.fnmatch_lines(
+        [
+            "SKIPPED [[]1[]] *nonblocking.yaml*: userdrivers:BlockingOnly does not declare the nonblocking "
+            "model (it declares: blocking)",
+        ]
+    )
+    result.stdout.re_match_lines(
+        [r"^n/a   userdrivers:BlockingOnly  nonblocking +0 passed +0 failed +1 not applicable$"]
+    )
+
+
+def test_without_impl_the_plugin_adds_nothing(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_ordinary="""
+        def test_ordinary() -> None:
+            assert 1 + 1 == 2
+        """
+    )
+    result = pytester.runpytest_subprocess("-v")
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["test_ordinary.py::test_ordinary PASSED*"])
+    result.stdout.fnmatch_lines(["plugins: *sockspec*"])
+    assert [line for line in result.outlines if "sockspec" in line and not line.startswith("plugins:")] == []
+
+
+def test_ini_impls_run_the_corpus(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml(
+        """
+        [tool.pytest.ini_options]
+        sockspec_impls = ["sockets"]
+        """
+    )
+    result = pytester.runpytest_subprocess("-k", "recv.zero-size and tcp4")
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=2, deselected=len(CORPUS_ITEMS) - 2)
+    result.stdout.fnmatch_lines(["sockspec impls: sockets (*", "*= sockspec conformance =*"])
+
+
+def test_ini_tolerance_shows_in_the_header(pytester: pytest.Pytester) -> None:
+    pytester.makeini(
+        """
+        [pytest]
+        sockspec_impls = sockets
+        sockspec_tolerance = 300ms
+        """
+    )
+    result = pytester.runpytest_subprocess("--collect-only", "-k", "recv.zero-size and tcp4")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["sockspec timing: tolerance 300.0 ms on upper bounds, *"])
+
+
+def test_ini_bad_duration_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeini(
+        """
+        [pytest]
+        sockspec_impls = sockets
+        sockspec_tolerance = 300 ms
+        """
+    )
+    result = pytester.runpytest_subprocess()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: --sockspec-tolerance / sockspec_tolerance: not a duration: '300 ms' "
+            "(write e.g. 100ms, 1.5s, 250us)"
+        ]
+    )
+    assert "Traceback" not in output(result)
