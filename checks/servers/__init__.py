@@ -1,0 +1,16 @@
+"""Whole-server conformance: a server process, the checker's clients, and what /proc shows.
+
+The modules of this package, each with its rules in its own docstring:
+
+- config:  `[tool.sockspec.impls.NAME]` tables, `cmd:` and `tcp://` forms -> `ServerSpec`;
+- process: starting a server command in its own session, waiting until it
+  listens, capturing its output, and stopping it and everything it started;
+- observe: parsers of /proc text (pure) and a thin reader of a process tree;
+- infer:   evidence from two observations -> the I/O model the server shows;
+- clients: the checker's client connections, driven by one I/O thread;
+- live:    one server per impl per pytest session, started on first use;
+- runner:  plays a server behaviour's client and observe steps and judges them;
+- report:  failure text and summary lines for servers.
+
+Nothing here imports pytest; the plugin is the only glue.
+"""

@@ -1,0 +1,540 @@
+"""The checker's clients of a server under test: many connections, one I/O thread.
+
+Rules of this module:
+- a client connects on the timeline's thread (bounded by the step's limit);
+  from then on its socket is non-blocking and touched only by the pool's own
+  I/O thread, a selector loop; the timeline posts commands and waits for
+  conditions under one lock, every wait bounded by the caller's limit;
+- a client takes whatever the server sends as it arrives, unless it is told to
+  stop reading: then its receive buffer fills and the server's writes back up;
+- sends are queued and leave as the server takes them, in pieces with pauses
+  when a spec asks for fragments; shutdown and close wait for the queue to
+  drain first; reset (SO_LINGER 0, then close) discards it and sends RST;
+- the address is the server impl's, which only ever is a loopback address;
+- `close` ends every connection and joins the thread, whatever state they are in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import selectors
+import socket
+import struct
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from checks.errorkinds import classify
+from checks.timing import Clock
+
+CHUNK = 1 << 18
+READS_PER_EVENT = 8
+JOIN_LIMIT = 2.0
+DESCRIPTOR_MARGIN = 16
+
+Notify = Callable[[str, str], None]
+
+
+class ClientError(Exception):
+    """The checker cannot make the connections a behaviour asks for (the checker's environment)."""
+
+
+def ensure_descriptors(clients: int) -> None:
+    """Raise this process's RLIMIT_NOFILE soft limit so `clients` more sockets fit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = clients + DESCRIPTOR_MARGIN + _open_descriptors()
+    if soft >= needed or soft == resource.RLIM_INFINITY:
+        return
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < needed:
+        raise ClientError(
+            f"{clients} clients need about {needed} open descriptors, but this process may open only "
+            f"{hard} (RLIMIT_NOFILE hard limit): raise it (ulimit -n) and run again"
+        )
+
+
+def _open_descriptors() -> int:
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return 0
+
+
+@dataclass
+class _Client:
+    label: str
+    family: socket.AddressFamily
+    sock: socket.socket | None = None
+    state: str = "new"  # new, connecting, open, closed, failed
+    error: str | None = None
+    detail: str = ""
+    error_at: float | None = None
+    connected_at: float | None = None
+    outbox: deque[tuple[float, memoryview]] = field(default_factory=deque)
+    queued: int = 0
+    sent: int = 0
+    progress_at: float = 0.0
+    inbox: bytearray = field(default_factory=bytearray)
+    received: int = 0
+    received_at: float = 0.0
+    reading: bool = True
+    eof_at: float | None = None
+    after_flush: str | None = None  # 'shutdown' or 'close' once the outbox is empty
+    wants_write: bool = False
+    mask: int = 0
+
+
+@dataclass(frozen=True)
+class View:
+    """One client's state at one moment, copied for the timeline thread.
+
+    available: bytes received and not taken by a read yet;
+    queued, sent: bytes handed to the client, and bytes the kernel took so far.
+    """
+
+    label: str
+    state: str
+    available: int
+    received: int
+    queued: int
+    sent: int
+    eof: bool
+    error: str | None
+    detail: str
+    progress_at: float
+
+    @property
+    def settled(self) -> bool:
+        """Connected, or failed: a connect has an answer."""
+        return self.state in {"open", "failed", "closed"}
+
+
+class ClientPool:
+    """Client connections to one server address, served by one I/O thread."""
+
+    def __init__(
+        self, family: socket.AddressFamily, address: tuple[str, int], clock: Clock, notify: Notify
+    ) -> None:
+        self.family = family
+        self.address = address
+        self.clock = clock
+        self.notify = notify
+        self.clients: dict[str, _Client] = {}
+        self.condition = threading.Condition()
+        self.commands: deque[Callable[[], None]] = deque()
+        self.selector = selectors.DefaultSelector()
+        self.wake_read, self.wake_write = socket.socketpair()
+        self.wake_read.setblocking(False)
+        self.wake_write.setblocking(False)
+        self.selector.register(self.wake_read, selectors.EVENT_READ, None)
+        self.stopping = False
+        self.failure: BaseException | None = None
+        self.thread = threading.Thread(target=self._loop, name="sockspec-clients", daemon=True)
+        self.thread.start()
+
+    # -- the timeline's side -------------------------------------------------
+
+    def _post(self, command: Callable[[], None]) -> None:
+        with self.condition:
+            self.commands.append(command)
+        with contextlib.suppress(BlockingIOError, OSError):
+            self.wake_write.send(b"\0")
+
+    def connect(self, label: str, rcvbuf: int | None, sndbuf: int | None, timeout: float) -> None:
+        """Connect a new client, at most `timeout`; the I/O thread takes the socket over once connected.
+
+        The connect runs on the caller's thread (on loopback it takes microseconds when
+        the server's backlog has room), so a group connects one client after another,
+        quickly, without filling a small backlog all at once. A client still unanswered
+        at `timeout` stays 'connecting', with no socket."""
+        client = _Client(label, self.family, state="connecting")
+        with self.condition:
+            self.clients[label] = client
+        try:
+            sock = socket.socket(self.family, socket.SOCK_STREAM)
+        except OSError as exc:
+            with self.condition:
+                self._fail(client, exc, "socket")
+            return
+        try:
+            if rcvbuf is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            if sndbuf is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.settimeout(max(timeout, 0.001))
+            sock.connect(self.address)
+            sock.setblocking(False)
+        except TimeoutError:
+            sock.close()
+            return
+        except OSError as exc:
+            with self.condition:
+                client.sock = sock
+                self._fail(client, exc, "connect")
+            return
+        with self.condition:
+            client.sock = sock
+            client.state = "open"
+            client.connected_at = client.progress_at = self.clock.now()
+        self._post(lambda: None)  # wakes the I/O thread, which registers the new socket
+
+    def send(self, label: str, data: bytes, fragment: int | None, pause: float) -> None:
+        start = self.clock.now()
+        size = fragment or len(data) or 1
+        pieces = [
+            (start + number * pause, memoryview(data)[offset : offset + size])
+            for number, offset in enumerate(range(0, len(data), size))
+        ]
+        self._post(lambda: self._queue(label, pieces))
+
+    def stop_reading(self, label: str) -> None:
+        self._post(lambda: self._set_reading(label, False))
+
+    def resume_reading(self, label: str) -> None:
+        self._post(lambda: self._set_reading(label, True))
+
+    def shutdown(self, label: str, how: str) -> None:
+        self._post(lambda: self._shutdown(label, how))
+
+    def close_client(self, label: str) -> None:
+        self._post(lambda: self._close_after_flush(label))
+
+    def reset(self, label: str) -> None:
+        self._post(lambda: self._reset(label))
+
+    def take(self, label: str, size: int) -> bytes:
+        """Up to `size` received bytes, removed from the client's inbox."""
+        with self.condition:
+            client = self.clients[label]
+            data = bytes(client.inbox[:size])
+            del client.inbox[:size]
+            return data
+
+    def view(self, label: str) -> View:
+        with self.condition:
+            return self._view(self.clients[label])
+
+    def wait(self, labels: list[str], done: Callable[[View], bool], timeout: float) -> bool:
+        """Wait until `done` holds for every client in `labels` (and the loop has run once
+        after the latest command); False when `timeout` passed first."""
+        deadline = self.clock.now() + timeout
+        with self.condition:
+            while True:
+                if self.failure is not None:
+                    raise ClientError(f"the checker's client loop failed: {self.failure!r}") from self.failure
+                if not self.commands and all(done(self._view(self.clients[label])) for label in labels):
+                    return True
+                remaining = deadline - self.clock.now()
+                if remaining <= 0:
+                    return False
+                self.condition.wait(remaining)
+
+    def wait_read(self, sizes: Mapping[str, int], limit: float, quiet: float) -> set[str]:
+        """Wait until each client has sizes[label] bytes, EOF or a broken connection, at most
+        `limit`; a client whose bytes stop coming (none for `quiet` seconds after some came
+        during this wait) is given up on early. Returns the clients given up on that way."""
+        start = self.clock.now()
+        deadline = start + limit
+        with self.condition:
+            while True:
+                if self.failure is not None:
+                    raise ClientError(f"the checker's client loop failed: {self.failure!r}") from self.failure
+                now = self.clock.now()
+                stopped: set[str] = set()
+                wakes: list[float] = []
+                waiting = bool(self.commands)
+                for label, size in sizes.items():
+                    client = self.clients[label]
+                    if len(client.inbox) >= size or client.eof_at is not None or client.state != "open":
+                        continue
+                    if client.received_at > start and now - client.received_at >= quiet:
+                        stopped.add(label)
+                        continue
+                    waiting = True
+                    if client.received_at > start:
+                        wakes.append(client.received_at + quiet)
+                if not waiting:
+                    return stopped
+                remaining = deadline - now
+                if remaining <= 0:
+                    return stopped
+                self.condition.wait(max(0.001, min([remaining, *(wake - now for wake in wakes)])))
+
+    def wait_stalled(self, label: str, quiet: float, timeout: float) -> str:
+        """Wait until the client's queued bytes stop leaving for `quiet` seconds; say what happened."""
+        deadline = self.clock.now() + timeout
+        with self.condition:
+            while True:
+                client = self.clients[label]
+                now = self.clock.now()
+                if not self.commands:
+                    if client.state != "open" or client.error is not None:
+                        return f"the connection is {client.error or client.state}"
+                    if client.sent >= client.queued:
+                        return f"all {client.sent} queued bytes left: the server took them all"
+                    if now - client.progress_at >= quiet:
+                        return (
+                            f"stalled: {client.sent} of {client.queued} bytes left, none for "
+                            f"{(now - client.progress_at) * 1000:.0f} ms"
+                        )
+                remaining = deadline - now
+                if remaining <= 0:
+                    return f"still moving after the limit: {client.sent} of {client.queued} bytes left"
+                self.condition.wait(min(remaining, quiet / 4))
+
+    def connected_labels(self) -> list[str]:
+        """The clients still connected both ways, as far as they know (no EOF, no error)."""
+        with self.condition:
+            return [
+                client.label
+                for client in self.clients.values()
+                if client.state == "open" and client.eof_at is None and client.error is None
+            ]
+
+    def close(self) -> list[str]:
+        """End every connection (unread data makes it a reset), stop the thread; return problems."""
+        self._post(self._close_everything)
+        with self.condition:
+            self.condition.wait_for(lambda: not self.commands or self.failure is not None, JOIN_LIMIT)
+            self.stopping = True
+        with contextlib.suppress(OSError):
+            self.wake_write.send(b"\0")
+        self.thread.join(JOIN_LIMIT)
+        notes = []
+        if self.thread.is_alive():
+            notes.append(f"the checker's client thread did not stop within {JOIN_LIMIT} s")
+        else:
+            for client in self.clients.values():
+                if client.sock is not None:
+                    client.sock.close()
+            self.selector.close()
+        self.wake_read.close()
+        self.wake_write.close()
+        if self.failure is not None:
+            notes.append(f"the checker's client loop failed: {self.failure!r}")
+        return notes
+
+    # -- the I/O thread --------------------------------------------------------
+
+    def _view(self, client: _Client) -> View:
+        return View(
+            label=client.label,
+            state=client.state,
+            available=len(client.inbox),
+            received=client.received,
+            queued=client.queued,
+            sent=client.sent,
+            eof=client.eof_at is not None,
+            error=client.error,
+            detail=client.detail,
+            progress_at=client.progress_at,
+        )
+
+    def _loop(self) -> None:
+        try:
+            while True:
+                with self.condition:
+                    if self.stopping:
+                        return
+                    timeout = self._next_due()
+                events = self.selector.select(timeout)
+                with self.condition:
+                    for key, mask in events:
+                        if key.data is None:
+                            with contextlib.suppress(BlockingIOError):
+                                self.wake_read.recv(4096)
+                            continue
+                        self._ready(key.data, mask)
+                    while self.commands:
+                        self.commands.popleft()()
+                    for client in self.clients.values():
+                        self._flush(client)
+                        self._register(client)
+                    self.condition.notify_all()
+        except BaseException as exc:  # a checker bug: reported by every wait, never a hang
+            with self.condition:
+                self.failure = exc
+                self.commands.clear()
+                self.condition.notify_all()
+
+    def _next_due(self) -> float | None:
+        now = self.clock.now()
+        due = [
+            client.outbox[0][0]
+            for client in self.clients.values()
+            if client.outbox and client.state == "open" and not client.wants_write
+        ]
+        if not due:
+            return None
+        return max(0.0, min(due) - now)
+
+    def _register(self, client: _Client) -> None:
+        mask = 0
+        if client.sock is not None and client.state == "open":
+            if client.wants_write:
+                mask |= selectors.EVENT_WRITE
+            if client.reading and client.eof_at is None:
+                mask |= selectors.EVENT_READ
+        if mask == client.mask:
+            return
+        assert client.sock is not None or mask == 0
+        if client.mask == 0:
+            assert client.sock is not None
+            self.selector.register(client.sock, mask, client)
+        elif mask == 0:
+            if client.sock is not None:
+                with contextlib.suppress(KeyError, ValueError):
+                    self.selector.unregister(client.sock)
+        else:
+            assert client.sock is not None
+            self.selector.modify(client.sock, mask, client)
+        client.mask = mask
+
+    def _forget(self, client: _Client) -> None:
+        if client.mask and client.sock is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(client.sock)
+        client.mask = 0
+
+    def _fail(self, client: _Client, exc: OSError, doing: str) -> None:
+        if doing == "send" and client.sock is not None:
+            self._salvage(client)
+        client.error = classify(exc)
+        client.detail = f"{doing}: {type(exc).__name__}: {exc}"
+        client.error_at = self.clock.now()
+        client.outbox.clear()
+        self._forget(client)
+        if client.sock is not None:
+            client.sock.close()
+        client.state = "failed" if client.state == "connecting" else "closed"
+        self.notify(client.label, f"{doing} failed: {client.error} ({exc}) after {client.received} bytes")
+
+    def _salvage(self, client: _Client) -> None:
+        """Take the bytes that arrived before the connection broke, so a report can show them."""
+        assert client.sock is not None
+        with contextlib.suppress(OSError):
+            while data := client.sock.recv(CHUNK):
+                client.inbox += data
+                client.received += len(data)
+                client.received_at = self.clock.now()
+
+    def _ready(self, client: _Client, mask: int) -> None:
+        if client.sock is None or client.state != "open":
+            return
+        if mask & selectors.EVENT_WRITE:
+            client.wants_write = False
+        if mask & selectors.EVENT_READ:
+            self._receive(client)
+
+    def _receive(self, client: _Client) -> None:
+        assert client.sock is not None
+        for _ in range(READS_PER_EVENT):
+            try:
+                data = client.sock.recv(CHUNK)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                self._fail(client, exc, "recv")
+                return
+            if not data:
+                client.eof_at = self.clock.now()
+                self.notify(client.label, f"EOF from the server after {client.received} bytes")
+                return
+            client.inbox += data
+            client.received += len(data)
+            client.received_at = self.clock.now()
+
+    def _queue(self, label: str, pieces: list[tuple[float, memoryview]]) -> None:
+        client = self.clients[label]
+        if client.state != "open":
+            return
+        client.outbox.extend(pieces)
+        client.queued += sum(len(piece) for _due, piece in pieces)
+
+    def _flush(self, client: _Client) -> None:
+        if client.state != "open" or client.sock is None or client.wants_write:
+            return
+        now = self.clock.now()
+        while client.outbox and client.outbox[0][0] <= now:
+            due, piece = client.outbox[0]
+            try:
+                count = client.sock.send(piece[:CHUNK])
+            except BlockingIOError:
+                client.wants_write = True
+                return
+            except OSError as exc:
+                self._fail(client, exc, "send")
+                return
+            client.sent += count
+            client.progress_at = now
+            if count == len(piece):
+                client.outbox.popleft()
+            else:
+                client.outbox[0] = (due, piece[count:])
+        if not client.outbox and client.after_flush is not None:
+            then, client.after_flush = client.after_flush, None
+            if then == "shutdown":
+                self._shutdown_now(client, socket.SHUT_WR)
+            else:
+                self._close_now(client)
+
+    def _set_reading(self, label: str, reading: bool) -> None:
+        self.clients[label].reading = reading
+
+    def _shutdown(self, label: str, how: str) -> None:
+        client = self.clients[label]
+        if how == "write" and client.outbox:
+            client.after_flush = "shutdown"
+            return
+        self._shutdown_now(
+            client, {"read": socket.SHUT_RD, "write": socket.SHUT_WR, "both": socket.SHUT_RDWR}[how]
+        )
+
+    def _shutdown_now(self, client: _Client, how: int) -> None:
+        if client.sock is None or client.state != "open":
+            return
+        try:
+            client.sock.shutdown(how)
+        except OSError as exc:
+            self._fail(client, exc, "shutdown")
+
+    def _close_after_flush(self, label: str) -> None:
+        client = self.clients[label]
+        if client.outbox and client.state == "open":
+            client.after_flush = "close"
+            return
+        self._close_now(client)
+
+    def _close_now(self, client: _Client) -> None:
+        """Close after taking what is already buffered, so unread bytes do not turn it into a reset."""
+        if client.sock is None or client.state not in {"open", "connecting"}:
+            return
+        with contextlib.suppress(OSError):
+            while client.sock.recv(CHUNK):
+                pass
+        self._forget(client)
+        client.sock.close()
+        client.state = "closed"
+
+    def _reset(self, label: str) -> None:
+        client = self.clients[label]
+        if client.sock is None or client.state not in {"open", "connecting"}:
+            return
+        client.outbox.clear()
+        self._forget(client)
+        with contextlib.suppress(OSError):
+            client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.sock.close()
+        client.state = "closed"
+
+    def _close_everything(self) -> None:
+        for client in self.clients.values():
+            if client.state in {"open", "connecting"} and client.sock is not None:
+                client.outbox.clear()
+                self._close_now(client)

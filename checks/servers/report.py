@@ -1,0 +1,60 @@
+"""Words for people about servers: a failed server behaviour, a server that is not there, the summary.
+
+Rules of this module:
+- text only: functions take verdicts and strings and return strings; no I/O, no pytest;
+- a server failure reads like any failure (checks.report: rule, source, where,
+  problems, timeline), then says what the server is doing and shows its last
+  stderr (and stdout) lines;
+- the summary names, per server, the model observed with its evidence, the
+  model declared, and how the server was stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from checks.model import Behaviour, Family
+from checks.report import render_failure
+from checks.runner import Verdict
+from checks.servers.config import DeclaredModel
+from checks.servers.infer import Inference, check_declared
+
+
+def render_server_failure(verdict: Verdict, impl: str, server: str, output: Sequence[str]) -> str:
+    lines = [render_failure(verdict, impl), f"  server:  {server}"]
+    lines.extend(f"  {line}" for line in output)
+    return "\n".join(lines)
+
+
+def render_unavailable(behaviour: Behaviour, impl: str, family: Family, problem: str) -> str:
+    """The failure of a behaviour that could not run because the server is not there."""
+    return "\n".join(
+        [
+            f"{behaviour.id} failed on {impl} over {family.value} "
+            f"({behaviour.model.value}, {behaviour.level.value.upper()}): the server is not available",
+            f"  rule:    {behaviour.rule}",
+            f"  source:  {behaviour.source}",
+            *(
+                f"  problem: {line}" if number == 0 else f"  {line}"
+                for number, line in enumerate(problem.splitlines())
+            ),
+        ]
+    )
+
+
+def model_lines(
+    impl: str, inference: Inference | None, declared: DeclaredModel | None, observable: bool
+) -> list[str]:
+    """What model the checker saw for a server, against what it declares, and the evidence."""
+    said = f"declared {declared.value}" if declared is not None else "no model declared"
+    if not observable:
+        return [f"{impl}: observed model: not observable (sockspec did not start this server); {said}"]
+    if inference is None:
+        return [f"{impl}: observed model: not observed (no behaviour observing it ran); {said}"]
+    if declared is not None:
+        said += ": matches" if not check_declared(declared, inference) else ": does NOT match"
+    return [
+        f"{impl}: observed model: {inference.title()} ({said})",
+        f"{impl}:   because {inference.reason}",
+        *(f"{impl}:   {line}" for line in inference.evidence.lines()),
+    ]

@@ -1,0 +1,608 @@
+"""The server runner: plays one server behaviour's client and observe steps, and judges them.
+
+Rules of this module:
+- it performs no socket operation of its own: the clients are `clients.ClientPool`'s,
+  the server's process tree is read through the target's `observe`; judging
+  of outcomes is `checks.judge`'s, inference of the model `infer`'s;
+- one clock stamps every event; the only sleeps are the delays a spec asks for
+  (`after:`, `pause:`), an observation's window (`over:`), and the short polls
+  of /proc while counts settle (a process tree has no event to wait on); every
+  other wait is for a condition, bounded by the step's limit and the item limit;
+- a group of clients is judged client by client, and its failures are shown
+  for the first few clients with a count of the rest;
+- whatever happens, every client connection is closed and the I/O thread is
+  joined before `run` returns; when the server process exited during the
+  behaviour, the failure says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from checks import judge as judging
+from checks.judge import Outcome
+from checks.model import Behaviour, Client, Expectation, Family, Observe, Payload, Step
+from checks.runner import Failure, Verdict
+from checks.servers import infer as inferring
+from checks.servers import observe as observing
+from checks.servers.clients import ClientError, ClientPool, View, ensure_descriptors
+from checks.servers.config import DeclaredModel
+from checks.servers.observe import Snapshot
+from checks.timing import Clock, Timing, format_duration
+from checks.trace import Trace
+
+PER_CLIENT = b"{client}"
+SHOWN_CLIENTS = 3
+STALL_QUIET = 0.2
+SETTLE_SAMPLES = 3
+SETTLE_INTERVAL = 0.03
+WINDOW_SAMPLES = 8
+DEFAULT_SETTLE_LIMIT = 1.0
+SALVAGE_WINDOW = 0.5
+EXIT_GRACE = 0.3  # after a failure: time for a crashing server to finish exiting, so the report says so
+FAMILIES: dict[Family, socket.AddressFamily] = {Family.TCP4: socket.AF_INET, Family.TCP6: socket.AF_INET6}
+
+
+class ServerTarget(Protocol):
+    """The server under test, as the runner sees it."""
+
+    name: str
+    declared: DeclaredModel | None
+
+    def address(self, family: Family) -> tuple[str, int]:
+        """Where to connect over `family`."""
+
+    def observe(self, at: float) -> Snapshot | None:
+        """The server's process tree now (None when it cannot be observed)."""
+
+    def exited(self, grace: float = 0.0) -> str | None:
+        """'exited (exit code 1)' once the server process has ended, else None; `grace`
+        waits that long for an exit that may be under way."""
+
+
+@dataclass(frozen=True)
+class ServerVerdict(Verdict):
+    """A server behaviour's verdict, with the models inferred on the way."""
+
+    inferences: tuple[inferring.Inference, ...] = field(default=())
+
+
+class _StepFailed(Exception):
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.title)
+        self.failure = failure
+
+
+def _with_client(data: bytes, label: str) -> bytes:
+    return data.replace(PER_CLIENT, label.encode())
+
+
+def _expect_for(expect: Expectation, label: str) -> Expectation:
+    """The expectation with {client} in its data replaced by this client's name."""
+    return dataclasses.replace(
+        expect,
+        data=_with_client(expect.data, label) if expect.data is not None else None,
+        any_of=tuple(_expect_for(option, label) for option in expect.any_of),
+    )
+
+
+def total_clients(behaviour: Behaviour) -> int:
+    """The most connections a behaviour has open at once (its groups, and one for a cycle)."""
+    return sum(
+        step.count for step in behaviour.steps if isinstance(step, Client) and step.action == "connect"
+    ) + max((1 for step in behaviour.steps if isinstance(step, Client) and step.action == "cycle"), default=0)
+
+
+def describe_client_step(step: Client) -> str:
+    """The step as the trace shows it: "send 512 bytes", "read 5", "connect 200 clients"."""
+    parts = [step.action]
+    if step.action in {"connect", "cycle"} and step.count > 1:
+        parts.append(f"{step.count} {'clients' if step.action == 'connect' else 'connections in turn'}")
+    if step.payload is not None:
+        parts.append(Payload(step.payload).describe())
+    if step.fragment is not None:
+        pieces = -(-len(step.payload or b"") // step.fragment)
+        parts.append(f"in {pieces} pieces of {step.fragment} byte(s), {format_duration(step.pause)} apart")
+    if step.size is not None:
+        parts.append(str(step.size))
+    if step.how is not None:
+        parts.append(step.how)
+    options = [
+        f"{name} {value}" for name, value in (("rcvbuf", step.rcvbuf), ("sndbuf", step.sndbuf)) if value
+    ]
+    if options:
+        parts.append(f"({', '.join(options)})")
+    return " ".join(parts)
+
+
+class ServerRun:
+    """One server behaviour against one server over one family: call `run()` once."""
+
+    def __init__(self, behaviour: Behaviour, target: ServerTarget, family: Family, timing: Timing) -> None:
+        self.behaviour = behaviour
+        self.target = target
+        self.family = family
+        self.timing = timing
+        self.clock = Clock()
+        self.trace = Trace()
+        self.acted: dict[str, float] = {}
+        self.groups: dict[str, list[str]] = {}
+        self.snapshots: dict[str, Snapshot] = {}
+        self.inferences: list[inferring.Inference] = []
+        self.deadline = timing.item_limit
+        self.pool: ClientPool | None = None
+        self.index = 0
+
+    # -- the whole run -------------------------------------------------------
+
+    def run(self) -> ServerVerdict:
+        failure: Failure | None = None
+        notes: list[str] = []
+        try:
+            ensure_descriptors(total_clients(self.behaviour))
+            self.pool = ClientPool(
+                FAMILIES[self.family], self.target.address(self.family), self.clock, self._notify
+            )
+            last = 0.0
+            for index, step in enumerate(self.behaviour.steps):
+                self.index = index
+                self._wait_until(last + step.after)
+                last = self._step(index, step)
+        except _StepFailed as failed:
+            failure = failed.failure
+            self._observe_anyway(failure)
+        except ClientError as exc:
+            failure = Failure(
+                None, self.behaviour.origin, "the checker's clients", (f"{exc} (not the server's fault)",)
+            )
+        finally:
+            if self.pool is not None:
+                notes.extend(self.pool.close())
+        exited = self.target.exited(EXIT_GRACE if failure is not None else 0.0)
+        if exited is not None:
+            line = f"the server {exited} during this behaviour"
+            if failure is None:
+                failure = Failure(None, self.behaviour.origin, "the server process", (line,))
+            else:
+                failure = dataclasses.replace(failure, mismatches=(*failure.mismatches, line))
+        if failure is None and notes:
+            failure = Failure(None, self.behaviour.origin, "clean-up", tuple(notes))
+        return ServerVerdict(
+            self.behaviour,
+            self.target.name,
+            self.family,
+            self.trace,
+            failure,
+            tuple(notes),
+            tuple(self.inferences),
+        )
+
+    def _notify(self, label: str, what: str) -> None:
+        """What the server did to a single client, as the client saw it (from the I/O thread)."""
+        if "#" not in label:
+            self.trace.add(self.clock.now(), "server", f"-> {label}: {what}", self.index)
+
+    # -- time ----------------------------------------------------------------
+
+    def _wait_until(self, when: float) -> None:
+        delay = min(when, self.deadline) - self.clock.now()
+        if delay > 0:
+            time.sleep(delay)
+
+    def _limit(self, step: Step, default: float | None = None) -> float:
+        wanted = step.limit if step.limit is not None else (default or self.timing.step_limit)
+        return max(0.0, min(wanted, self.deadline - self.clock.now()))
+
+    def _fail(self, index: int, step: Step, title: str, mismatches: list[str]) -> _StepFailed:
+        return _StepFailed(Failure(index, step.origin, title, tuple(mismatches)))
+
+    # -- steps ---------------------------------------------------------------
+
+    def _step(self, index: int, step: Step) -> float:
+        if isinstance(step, Client):
+            return self._client(index, step)
+        if isinstance(step, Observe):
+            return self._observe(index, step)
+        raise self._fail(
+            index,
+            step,
+            f"step {index + 1}",
+            ["the spec asks the impossible: a driver step in a server behaviour"],
+        )
+
+    def _labels(self, step: Client) -> list[str]:
+        if step.action == "connect":
+            labels = (
+                [step.client] if step.count == 1 else [f"{step.client}#{n}" for n in range(1, step.count + 1)]
+            )
+            self.groups[step.client] = labels
+            return labels
+        return self.groups.get(step.client, [])
+
+    def _client(self, index: int, step: Client) -> float:
+        assert self.pool is not None
+        started = self.clock.now()
+        labels = self._labels(step)
+        self.trace.add(started, "client", f"{step.client}: {describe_client_step(step)}", index)
+        if step.name is not None:
+            self.acted[step.name] = started
+        CLIENT_ACTIONS[step.action](self, index, step, labels, self.pool)
+        ended = self.clock.now()
+        if step.name is not None and step.action in {"read", "connect", "cycle"}:
+            self.acted[step.name] = ended
+        return ended
+
+    def _judge_group(
+        self,
+        index: int,
+        step: Client,
+        labels: list[str],
+        outcomes: dict[str, tuple[Outcome, list[str]]],
+        expect: Expectation,
+        limit: float,
+    ) -> None:
+        """Judge each client's outcome; raise a failure naming the first few clients that fail."""
+        failing: list[tuple[str, list[str]]] = []
+        for label in labels:
+            outcome, extra = outcomes[label]
+            wanted = _expect_for(expect, label)
+            if outcome.ended is None:
+                found = [
+                    f"expected {judging.describe(wanted)}, observed nothing within {format_duration(limit)}"
+                ]
+            else:
+                found = judging.judge(wanted, outcome, self.acted, self.timing)
+            if found:
+                failing.append((label, found + extra))
+        title = f"step {index + 1} ({step.client}: {describe_client_step(step)})"
+        summary = f"{len(labels) - len(failing)} of {len(labels)} as expected" if len(labels) > 1 else ""
+        if summary:
+            self.trace.add(self.clock.now(), "checker", f"{step.client}: {summary}", index)
+        if not failing:
+            return
+        problems = [f"client {label}: {line}" for label, lines in failing[:SHOWN_CLIENTS] for line in lines]
+        if len(failing) > SHOWN_CLIENTS:
+            rest = [label for label, _lines in failing[SHOWN_CLIENTS:]]
+            problems.append(
+                f"and {len(rest)} more of the {len(labels)} clients failed too "
+                f"({', '.join(rest[:5])}{', ...' if len(rest) > 5 else ''})"
+            )
+        raise self._fail(index, step, title, problems)
+
+    # -- client actions ---------------------------------------------------------
+
+    def _connect(self, index: int, step: Client, labels: list[str], pool: ClientPool) -> None:
+        started = self.clock.now()
+        limit = self._limit(step)
+        deadline = started + limit
+        outcomes: dict[str, tuple[Outcome, list[str]]] = {}
+        for label in labels:
+            pool.connect(label, step.rcvbuf, step.sndbuf, max(0.0, deadline - self.clock.now()))
+        for label in labels:
+            outcomes[label] = (_connect_outcome(pool.view(label), started, self.clock.now()), [])
+        connected = sum(1 for label in labels if pool.view(label).state == "open")
+        what = "connected" if len(labels) == 1 and connected else f"{connected} of {len(labels)} connected"
+        self.trace.add(self.clock.now(), "client", f"{step.client}: {what}", index)
+        self._judge_group(index, step, labels, outcomes, step.expect or Expectation(ok=True), limit)
+
+    def _send(self, index: int, step: Client, labels: list[str], pool: ClientPool) -> None:
+        assert step.payload is not None
+        for label in labels:
+            data = _with_client(step.payload, label) if step.per_client else step.payload
+            pool.send(label, data, step.fragment, step.pause)
+
+    def _read(self, index: int, step: Client, labels: list[str], pool: ClientPool) -> None:
+        started = self.clock.now()
+        limit = self._limit(step)
+        expect = step.expect or Expectation(ok=True)
+        sizes = {label: _read_size(step, expect, label) for label in labels}
+        for label in labels:
+            pool.resume_reading(label)
+
+        stopped = pool.wait_read(sizes, limit, self.timing.step_limit)
+        ended = self.clock.now()
+        outcomes = {}
+        for label in labels:
+            view = pool.view(label)
+            data = pool.take(label, sizes[label])
+            outcome, notes = _read_outcome(view, data, sizes[label], started, ended, limit)
+            if label in stopped:
+                notes = [
+                    f"only {len(data)} of {sizes[label]} bytes arrived, then nothing more for "
+                    f"{format_duration(self.timing.step_limit)}; the connection is still open"
+                ]
+            outcomes[label] = (outcome, notes)
+        if len(labels) == 1:
+            outcome = outcomes[labels[0]][0]
+            shown = (
+                outcome.describe()
+                if outcome.ended is not None
+                else f"nothing within {format_duration(limit)}"
+            )
+            self.trace.add(ended, "client", f"{step.client}: read -> {shown}", index)
+        self._judge_group(index, step, labels, outcomes, expect, limit)
+
+    def _stop_reading(self, index: int, step: Client, labels: list[str], pool: ClientPool) -> None:
+        for label in labels:
+            pool.stop_reading(label)
+
+    def _wait_stalled(self, index: int, step: Client, labels: list[str], pool: ClientPool) -> None:
+        limit = self._limit(step)
+        for label in labels:
+            what = pool.wait_stalled(label, STALL_QUIET, limit)
+            self.trace.add(self.clock.now(), "client", f"{label}: {what}", index)
+
+    def _shutdown(self, index: int, step: Client, labels: list[str], pool: ClientPool) -> None:
+        for label in labels:
+            pool.shutdown(label, step.how or "write")
+
+    def _close(self, index: int, step: Client, labels: list[str], pool: ClientPool) -> None:
+        for label in labels:
+            pool.close_client(label)
+
+    def _reset(self, index: int, step: Client, labels: list[str], pool: ClientPool) -> None:
+        for label in labels:
+            pool.reset(label)
+        pool.wait(labels, lambda view: view.state != "open", self._limit(step))
+
+    def _cycle(self, index: int, step: Client, labels: list[str], pool: ClientPool) -> None:
+        """Connect, exchange the payload, close: `count` times, one connection after another."""
+        started = self.clock.now()
+        limit = self._limit(step)
+        deadline = started + limit
+        expect = step.expect or (Expectation(data=step.payload) if step.payload else Expectation(ok=True))
+        for number in range(1, step.count + 1):
+            label = f"{step.client}#{number}"
+            self.groups[step.client] = [label]
+            began = self.clock.now()
+            pool.connect(label, step.rcvbuf, step.sndbuf, max(0.0, deadline - self.clock.now()))
+            outcome = _connect_outcome(pool.view(label), began, self.clock.now())
+            found: list[str] = []
+            if outcome.ended is None or outcome.error is not None:
+                found = judging.judge(Expectation(ok=True), outcome, self.acted, self.timing) or [
+                    f"expected success, observed nothing within {format_duration(limit)}"
+                ]
+            elif step.payload:
+                data = _with_client(step.payload, label) if step.per_client else step.payload
+                pool.send(label, data, None, 0.0)
+                pool.wait_read(
+                    {label: len(data)}, max(0.0, deadline - self.clock.now()), self.timing.step_limit
+                )
+                read, extra = _read_outcome(
+                    pool.view(label), pool.take(label, len(data)), len(data), began, self.clock.now(), limit
+                )
+                wanted = _expect_for(expect, label)
+                if read.ended is None:
+                    found = [
+                        f"expected {judging.describe(wanted)}, "
+                        f"observed nothing within {format_duration(limit)}"
+                    ]
+                else:
+                    found = judging.judge(wanted, read, self.acted, self.timing)
+                    found += extra if found else []
+            pool.close_client(label)
+            if found:
+                self.trace.add(self.clock.now(), "client", f"{label}: failed", index)
+                raise self._fail(
+                    index,
+                    step,
+                    f"step {index + 1} ({step.client}: {describe_client_step(step)})",
+                    [f"connection {number} of {step.count} ({label}): {line}" for line in found],
+                )
+        self.trace.add(self.clock.now(), "client", f"{step.client}: {step.count} connections done", index)
+
+    # -- observation -------------------------------------------------------------
+
+    def _snapshot(self, index: int, step: Observe) -> Snapshot:
+        snap = self.target.observe(self.clock.now())
+        if snap is None:
+            raise self._fail(
+                index,
+                step,
+                f"step {index + 1} (observe {step.name})",
+                [
+                    "the server's process cannot be observed here "
+                    "(it was not started by sockspec, or /proc is missing)"
+                ],
+            )
+        return snap
+
+    def _settled(self, index: int, step: Observe, limit: float) -> Snapshot:
+        """A snapshot taken once the counts have stayed the same for a few samples (bounded)."""
+        deadline = self.clock.now() + limit
+        recent = [self._snapshot(index, step)]
+        while self.clock.now() < deadline:
+            if (
+                len(recent) >= SETTLE_SAMPLES
+                and len({snap.counts() for snap in recent[-SETTLE_SAMPLES:]}) == 1
+            ):
+                break
+            time.sleep(SETTLE_INTERVAL)
+            recent.append(self._snapshot(index, step))
+        return recent[-1]
+
+    def _observe(self, index: int, step: Observe) -> float:
+        title = f"step {index + 1} (observe {step.name})"
+        expect = step.expect
+        if expect is not None and expect.back_to is not None:
+            snap, problems = self._back_to(index, step, expect.back_to)
+        elif step.over is not None:
+            snap, problems = self._window(index, step, step.over)
+        else:
+            snap, problems = self._settled(index, step, self._limit(step, DEFAULT_SETTLE_LIMIT)), []
+        self.snapshots[step.name] = snap
+        self.trace.add(self.clock.now(), "checker", f"observe {step.name}: {_describe_snapshot(snap)}", index)
+        self.acted[step.name] = self.clock.now()
+        if problems:
+            raise self._fail(index, step, title, problems)
+        return self.clock.now()
+
+    def _back_to(self, index: int, step: Observe, name: str) -> tuple[Snapshot, list[str]]:
+        base = self.snapshots[name]
+        limit = self._limit(step)
+        deadline = self.clock.now() + limit
+        while True:
+            snap = self._snapshot(index, step)
+            grown = _grown(base, snap)
+            if not grown or self.clock.now() >= deadline:
+                break
+            time.sleep(SETTLE_INTERVAL)
+        if not grown:
+            return snap, []
+        return snap, [
+            f"expected the server to return to its counts at {name!r} within {format_duration(limit)}, "
+            f"observed {'; '.join(grown)}",
+            f"threads wait: {observing.describe_waits(snap.waits())}",
+        ]
+
+    def _window(self, index: int, step: Observe, over: float) -> tuple[Snapshot, list[str]]:
+        assert self.pool is not None
+        clients = len(self.pool.connected_labels())
+        first = self._snapshot(index, step)
+        samples = [first]
+        for number in range(1, WINDOW_SAMPLES + 1):
+            self._wait_until(first.at + over * number / WINDOW_SAMPLES)
+            samples.append(self._snapshot(index, step))
+        last = samples[-1]
+        elapsed = max(last.at - first.at, 1e-9)
+        share = max(0, last.cpu_ticks - first.cpu_ticks) / observing.clock_ticks() / elapsed
+        problems: list[str] = []
+        expect = step.expect
+        waits = observing.majority_waits(samples)
+        if expect is not None and expect.cpu_below is not None and share >= expect.cpu_below:
+            problems.append(
+                f"expected the server to use less than {expect.cpu_below:.0%} of one core while its "
+                f"{clients} clients idle, "
+                f"observed {share:.1%} over {format_duration(elapsed)} "
+                f"(threads: {observing.describe_waits(waits)})"
+            )
+        if step.baseline is not None:
+            found = inferring.evidence(
+                self.snapshots[step.baseline],
+                first,
+                clients,
+                share,
+                elapsed,
+                waits,
+                observing.majority_kinds(samples),
+            )
+            inference = inferring.infer(found)
+            self.inferences.append(inference)
+            self.trace.add(self.clock.now(), "checker", f"model: {inference.describe()}", index)
+            if expect is not None and expect.model is not None:
+                problems.extend(self._check_model(expect.model, inference))
+        return last, problems
+
+    def _observe_anyway(self, failure: Failure) -> None:
+        """After a failure, take the model observation a later step would have taken (over a
+        shorter window), so the summary can still name the model; nothing of it is judged."""
+        if failure.step is None or self.pool is None:
+            return
+        later = [
+            step
+            for step in self.behaviour.steps[failure.step + 1 :]
+            if isinstance(step, Observe) and step.over is not None and step.baseline in self.snapshots
+        ]
+        if not later:
+            return
+        quick = dataclasses.replace(later[0], expect=None, over=min(later[0].over or 0.0, SALVAGE_WINDOW))
+        try:
+            self._window(failure.step, quick, quick.over or SALVAGE_WINDOW)
+        except _StepFailed:
+            return
+        if self.inferences:
+            last = self.inferences[-1]
+            self.inferences[-1] = dataclasses.replace(
+                last, reason=f"{last.reason} (observed after step {failure.step + 1} failed)"
+            )
+
+    def _check_model(self, wanted: str, inference: inferring.Inference) -> list[str]:
+        declared = self.target.declared if wanted == "declared" else DeclaredModel(wanted)
+        if declared is None:
+            return [f"{self.target.name} declares no model, so there is nothing to check it against"]
+        return inferring.check_declared(declared, inference)
+
+
+def _grown(base: Snapshot, snap: Snapshot) -> list[str]:
+    """What is above the baseline: processes, threads, descriptors."""
+    found = []
+    for what, before, now in zip(
+        ("processes", "threads", "open descriptors"), base.counts(), snap.counts(), strict=True
+    ):
+        if before is not None and now is not None and now > before:
+            found.append(f"{what} {before} -> {now}")
+    if snap.zombies > base.zombies:
+        found.append(f"zombie processes {base.zombies} -> {snap.zombies} (children never reaped)")
+    return found
+
+
+def _describe_snapshot(snap: Snapshot) -> str:
+    processes, threads, fds = snap.counts()
+    waits = observing.describe_waits(snap.waits())
+    fd_text = f", {fds} open descriptors" if fds is not None else ""
+    return f"{processes} process(es), {threads} thread(s){fd_text}; threads wait: {waits or 'unknown'}"
+
+
+def _read_size(step: Client, expect: Expectation, label: str) -> int:
+    if step.size is not None:
+        return step.size
+    assert expect.data is not None
+    return len(_with_client(expect.data, label))
+
+
+def _connect_outcome(view: View, started: float, now: float) -> Outcome:
+    if view.state in {"open", "closed"}:
+        return Outcome(started, now, None)
+    if view.state == "failed":
+        return Outcome(started, now, None, view.error, view.detail)
+    return Outcome(started, None)
+
+
+def _read_outcome(
+    view: View, data: bytes, size: int, started: float, ended: float, limit: float
+) -> tuple[Outcome, list[str]]:
+    """What a read got, and notes on how it ended when short (EOF, an error, nothing more)."""
+    if len(data) >= size:
+        return Outcome(started, ended, data), []
+    if view.error is not None and not data:
+        return Outcome(started, ended, None, view.error, view.detail), []
+    if view.error is not None:
+        return Outcome(started, ended, data), [
+            f"after {len(data)} bytes the connection failed: {view.detail}"
+        ]
+    if view.eof:
+        note = [f"the server closed the connection (EOF) after {view.received} bytes"] if data else []
+        return Outcome(started, ended, data), note
+    if not data:
+        return Outcome(started, None), []
+    return Outcome(started, ended, data), [
+        f"only {len(data)} of {size} bytes arrived within {format_duration(limit)}; "
+        "the connection is still open"
+    ]
+
+
+ClientAction = Callable[[ServerRun, int, Client, list[str], ClientPool], None]
+
+CLIENT_ACTIONS: dict[str, ClientAction] = {
+    "connect": ServerRun._connect,
+    "send": ServerRun._send,
+    "read": ServerRun._read,
+    "stop_reading": ServerRun._stop_reading,
+    "wait_stalled": ServerRun._wait_stalled,
+    "shutdown": ServerRun._shutdown,
+    "close": ServerRun._close,
+    "reset": ServerRun._reset,
+    "cycle": ServerRun._cycle,
+}
+
+
+def run_server_behaviour(
+    behaviour: Behaviour, target: ServerTarget, family: Family, timing: Timing
+) -> ServerVerdict:
+    """Play `behaviour` against the server `target` over `family` and judge it."""
+    return ServerRun(behaviour, target, family, timing).run()

@@ -1,0 +1,238 @@
+"""The server step language: client and observe steps, from YAML to the frozen model.
+
+Rules of this module:
+- part of the loader (checks.loader calls it): values only, no I/O, no sockets;
+- `CLIENT_ARGUMENTS` is the table of what each client action needs and
+  accepts, checked the same way as the loader's CALL_ARGUMENTS;
+- `problems` returns what a schema cannot say about a server behaviour, each
+  as (field path, message): clients used before they connect, observations
+  named before they exist, fields that need another field;
+- `requirements` names the capabilities a behaviour needs because of its steps:
+  'proc' for any observation, 'declared_model' for `model: declared`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from checks.model import (
+    CLIENT_PLACEHOLDER,
+    Client,
+    Expectation,
+    Family,
+    Model,
+    Observe,
+    ObserveExpectation,
+    Origin,
+    Step,
+)
+from checks.timing import parse_duration
+
+FieldPath = tuple[str | int, ...]
+
+# For each client action: the fields it needs, and the other fields it accepts.
+CLIENT_ARGUMENTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "connect": (frozenset(), frozenset({"count", "rcvbuf", "sndbuf", "expect"})),
+    "send": (frozenset({"data"}), frozenset({"fragment", "pause"})),
+    "read": (frozenset(), frozenset({"size", "expect"})),
+    "stop_reading": (frozenset(), frozenset()),
+    "wait_stalled": (frozenset(), frozenset()),
+    "shutdown": (frozenset(), frozenset({"how"})),
+    "close": (frozenset(), frozenset()),
+    "reset": (frozenset(), frozenset()),
+    "cycle": (frozenset({"count"}), frozenset({"data", "rcvbuf", "sndbuf", "expect"})),
+}
+CLIENT_COMMON = frozenset({"client", "action", "name", "after", "limit"})
+# Client actions that make their client (the others need it connected first).
+MAKERS = frozenset({"connect", "cycle"})
+SERVER_FAMILIES = frozenset({Family.TCP4, Family.TCP6})
+# The families a file's behaviours run over when it names none (otherwise: every family).
+DEFAULT_FAMILIES: dict[Model, list[str]] = {Model.SERVER: [Family.TCP4.value]}
+# Behaviour fields of the driver models that a server behaviour does not take.
+DRIVER_ONLY_FIELDS = ("connection", "mode", "socket", "connections")
+PROC = "proc"
+DECLARED_MODEL = "declared_model"
+
+
+def client_step(
+    raw: Mapping[str, Any],
+    origin: Origin,
+    common: Mapping[str, Any],
+    expect: Expectation | None,
+    to_bytes: Callable[[Any], bytes],
+) -> Client:
+    payload = to_bytes(raw["data"]) if "data" in raw else None
+    return Client(
+        origin=origin,
+        client=raw["client"],
+        action=raw["action"],
+        count=raw.get("count", 1),
+        payload=payload,
+        per_client=payload is not None and CLIENT_PLACEHOLDER in payload,
+        fragment=raw.get("fragment"),
+        pause=parse_duration(raw.get("pause", "0s")),
+        size=raw.get("size"),
+        how=raw.get("how"),
+        rcvbuf=raw.get("rcvbuf"),
+        sndbuf=raw.get("sndbuf"),
+        expect=expect,
+        name=common.get("name"),
+        after=common["after"],
+        limit=common.get("limit"),
+    )
+
+
+def _percent(text: str) -> float:
+    return float(text.rstrip("%")) / 100
+
+
+def observe_step(raw: Mapping[str, Any], origin: Origin, common: Mapping[str, Any]) -> Observe:
+    wanted = raw.get("expect")
+    expect = (
+        ObserveExpectation(
+            cpu_below=_percent(wanted["cpu_below"]) if "cpu_below" in wanted else None,
+            back_to=wanted.get("back_to"),
+            model=wanted.get("model"),
+        )
+        if wanted is not None
+        else None
+    )
+    over = raw.get("over")
+    return Observe(
+        origin=origin,
+        name=raw["observe"],
+        over=parse_duration(over) if over is not None else None,
+        baseline=raw.get("baseline"),
+        expect=expect,
+        after=common["after"],
+        limit=common.get("limit"),
+    )
+
+
+def requirements(steps: Sequence[Step]) -> set[str]:
+    needs = set()
+    for step in steps:
+        if isinstance(step, Observe):
+            needs.add(PROC)
+            if step.expect is not None and step.expect.model == "declared":
+                needs.add(DECLARED_MODEL)
+    return needs
+
+
+def problems(
+    model: Model, raw: Mapping[str, Any], steps: Sequence[Step], families: Sequence[Family], path: FieldPath
+) -> list[tuple[FieldPath, str]]:
+    """What is wrong with the server side of a behaviour (or with server steps elsewhere)."""
+    found: list[tuple[FieldPath, str]] = []
+    is_server = model is Model.SERVER
+    for index, step in enumerate(steps):
+        server_step = isinstance(step, Client | Observe)
+        if is_server and not server_step:
+            found.append(
+                (
+                    (*path, "steps", index),
+                    "a server behaviour's steps are client and observe steps "
+                    "(call, peer, await and check act on a driver's socket)",
+                )
+            )
+        elif server_step and not is_server:
+            found.append(((*path, "steps", index), "client and observe steps belong to server behaviours"))
+    if not is_server:
+        return found
+    found.extend(
+        (
+            (*path, key),
+            f"{key} does not apply to a server behaviour (clients set rcvbuf and sndbuf on connect)",
+        )
+        for key in DRIVER_ONLY_FIELDS
+        if key in raw
+    )
+    other = [family.value for family in families if family not in SERVER_FAMILIES]
+    if other:
+        where = (*path, "families") if "families" in raw else ("families",)
+        found.append((where, f"a server behaviour runs over tcp4 or tcp6, not {', '.join(other)}"))
+    found.extend(_client_problems(steps, path))
+    found.extend(_observe_problems(steps, path))
+    return found
+
+
+def _client_problems(steps: Sequence[Step], path: FieldPath) -> list[tuple[FieldPath, str]]:
+    found: list[tuple[FieldPath, str]] = []
+    made: dict[str, int] = {}
+    cycles: set[str] = set()
+    for index, step in enumerate(steps):
+        if not isinstance(step, Client):
+            continue
+        where = (*path, "steps", index)
+        first = made.get(step.client)
+        if step.action in MAKERS:
+            if first is not None:
+                found.append(
+                    (
+                        (*where, "client"),
+                        f"the client {step.client!r} was made at step {first + 1}; "
+                        "give each connection (or cycle) its own name",
+                    )
+                )
+            made.setdefault(step.client, index)
+            if step.action == "cycle":
+                cycles.add(step.client)
+        elif first is None:
+            known = ", ".join(sorted(made)) or "none so far"
+            found.append(
+                (
+                    (*where, "client"),
+                    f"the client {step.client!r} is not connected yet: connect it first (clients: {known})",
+                )
+            )
+        elif step.client in cycles:
+            found.append(
+                (
+                    (*where, "client"),
+                    f"{step.client!r} is a cycle of connections, each closed in turn: "
+                    "nothing is left to act on",
+                )
+            )
+        if step.pause and step.fragment is None:
+            found.append(((*where, "pause"), "pause goes with fragment: the pause is between fragments"))
+        if step.action == "read" and step.size is None and (step.expect is None or step.expect.data is None):
+            found.append(
+                ((*where, "action"), "read needs size, or expect.data (then it reads that many bytes)")
+            )
+    return found
+
+
+def _observe_problems(steps: Sequence[Step], path: FieldPath) -> list[tuple[FieldPath, str]]:
+    found: list[tuple[FieldPath, str]] = []
+    named: list[str] = []
+    for index, step in enumerate(steps):
+        if not isinstance(step, Observe):
+            continue
+        where = (*path, "steps", index)
+        expect = step.expect or ObserveExpectation()
+        for field_path, reference in (
+            ((*where, "baseline"), step.baseline),
+            ((*where, "expect", "back_to"), expect.back_to),
+        ):
+            if reference is not None and reference not in named:
+                found.append(
+                    (
+                        field_path,
+                        f"no earlier observe step is named {reference!r} "
+                        f"(observations: {', '.join(named) or 'none so far'})",
+                    )
+                )
+        if expect.cpu_below is not None and step.over is None:
+            found.append(
+                ((*where, "expect", "cpu_below"), "cpu_below needs over: the window to measure CPU time over")
+            )
+        if expect.model is not None and (step.over is None or step.baseline is None):
+            found.append(
+                (
+                    (*where, "expect", "model"),
+                    "model needs over and baseline: the model is inferred by comparing them",
+                )
+            )
+        named.append(step.name)
+    return found

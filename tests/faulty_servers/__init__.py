@@ -1,0 +1,171 @@
+"""Faulty servers: the negative controls of the server behaviours.
+
+Rules of this package:
+- each module is a small standalone echo server (run as `python FILE --port N`,
+  no import from sockspec) with exactly one defect, named in its one-line
+  docstring, the way a student's server might get it wrong;
+- `FAULTY_SERVERS` says, for each, the behaviours its defect breaks, with a
+  phrase of the failure each must show; every other behaviour must pass,
+  except those in `may_break` (a symptom that shows only when the kernel's
+  buffers happen to fill), which may fail but only with their phrase;
+- `model` is the observed model the summary must name, when the server is
+  observed at all; `declares` sets a declared model in its pyproject table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FOLDER = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class FaultyServer:
+    name: str
+    command: tuple[str, ...]
+    breaks: dict[str, tuple[str, ...]]
+    may_break: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    model: str | None = None
+    declares: str | None = None
+
+    @property
+    def doc(self) -> str:
+        script = FOLDER / f"{self.name}.py"
+        if not script.exists():
+            return ""
+        text = script.read_text(encoding="utf-8")
+        return text.split('"""')[1].strip()
+
+
+def _script(name: str) -> tuple[str, ...]:
+    return (str(FOLDER / f"{name}.py"), "--port", "{port}")
+
+
+NOTHING = ("observed nothing within",)
+
+FAULTY_SERVERS: tuple[FaultyServer, ...] = (
+    FaultyServer(
+        "one_at_a_time",
+        _script("one_at_a_time"),
+        breaks={
+            "server.concurrency.second-client": (
+                "client second: expected data b'second\\n', observed nothing",
+            ),
+            "server.concurrency.slow-reader": (
+                "client other: expected data b'not stalled\\n', observed nothing",
+            ),
+            "server.concurrency.many-clients": NOTHING,
+            "server.observe.idle-cpu": NOTHING,
+            "server.observe.no-leak": NOTHING,
+        },
+        model="one client at a time",
+    ),
+    FaultyServer(
+        "busy_poll",
+        _script("busy_poll"),
+        breaks={"server.observe.idle-cpu": ("of one core while its 50 clients idle, observed",)},
+        model="busy polling",
+    ),
+    FaultyServer(
+        "sendall_in_select",
+        _script("sendall_in_select"),
+        breaks={
+            "server.concurrency.slow-reader": (
+                "client other: expected data b'not stalled\\n', observed nothing",
+            )
+        },
+        model="single-thread readiness loop",
+    ),
+    FaultyServer(
+        "ignores_send_count",
+        _script("ignores_send_count"),
+        breaks={"server.concurrency.slow-reader": ("client slow:", "then nothing more for")},
+        may_break={"server.echo.large": ("client a:", "then nothing more for")},
+        model="single-thread readiness loop",
+    ),
+    FaultyServer(
+        "closes_on_would_block",
+        _script("closes_on_would_block"),
+        breaks={"server.concurrency.slow-reader": ("client slow: expected data 16777216 bytes",)},
+        may_break={"server.echo.large": ("client a: expected data 16777216 bytes",)},
+        model="single-thread readiness loop",
+    ),
+    FaultyServer(
+        "reads_once",
+        _script("reads_once"),
+        breaks={
+            "server.echo.large": ("client a: expected data 16777216 bytes",),
+            "server.concurrency.second-client": ("expected data b'first again\\n', observed EOF",),
+            "server.concurrency.slow-reader": ("client slow: expected data 16777216 bytes",),
+            "server.input.fragments": (
+                "observed b'o'",
+                "the server closed the connection (EOF) after 1 bytes",
+            ),
+            "server.close.after-half-close": ("client a: expected data 1048576 bytes",),
+            "server.idle.stays-open": ("expected data b'still here\\n', observed EOF",),
+        },
+    ),
+    FaultyServer(
+        "never_closes",
+        _script("never_closes"),
+        breaks={
+            "server.close.after-half-close": ("expected EOF (b''), observed nothing within",),
+            "server.observe.no-leak": ("expected the server to return to its counts at 'base'",),
+        },
+        model="thread-per-client",
+    ),
+    FaultyServer(
+        "dies_on_reset",
+        _script("dies_on_reset"),
+        breaks={"server.reset.survives": ("the server exited (exit code 1) during this behaviour",)},
+        model="single-thread readiness loop",
+    ),
+    FaultyServer(
+        "leaks_threads",
+        _script("leaks_threads"),
+        breaks={
+            "server.observe.no-leak": ("expected the server to return to its counts at 'base'", "threads")
+        },
+        model="thread-per-client",
+    ),
+    FaultyServer(
+        "sleeps_in_loop",
+        _script("sleeps_in_loop"),
+        breaks={"server.concurrency.many-clients": ("observed nothing within 5.000 s",)},
+        model="single-thread readiness loop",
+    ),
+    FaultyServer(
+        "text_mode",
+        _script("text_mode"),
+        breaks={
+            "server.echo.small": ("they differ first at offset 128",),
+            "server.echo.large": ("they differ first at offset 128",),
+            "server.concurrency.slow-reader": ("they differ first at offset 128",),
+            "server.close.after-half-close": ("they differ first at offset 128",),
+        },
+        model="thread-per-client",
+    ),
+    FaultyServer(
+        "gives_up_early",
+        _script("gives_up_early"),
+        breaks={"server.input.late-first-bytes": ("expected data b'late but welcome\\n', observed EOF",)},
+        model="thread-per-client",
+    ),
+    FaultyServer(
+        "closes_idle",
+        _script("closes_idle"),
+        breaks={"server.idle.stays-open": ("expected data b'still here\\n', observed EOF",)},
+        model="thread-per-client",
+    ),
+    FaultyServer(
+        "leaks_descriptors",
+        _script("leaks_descriptors"),
+        breaks={
+            "server.observe.no-leak": ("open descriptors",),
+            "server.connections.churn": ("the server exited (exit code 1) during this behaviour",),
+            "server.reset.survives": ("the server is not available", "the server exited (exit code 1)"),
+        },
+        model="thread-per-client",
+    ),
+)

@@ -1,0 +1,201 @@
+"""The server corpus run as a user runs it: `pytest --impl=NAME` in a folder whose pyproject.toml
+names the server by its command.
+
+Rules of this file:
+- every reference server passes every server behaviour and is recognised as its
+  own model, also behind a wrapper that forks (sh -c);
+- every faulty server (tests/faulty_servers) fails exactly the behaviours its
+  defect breaks, each with the phrase of its symptom, and passes the others;
+- the conformance summary states the counts and the observed model;
+- no run leaves a process behind (the process table is searched for each
+  run's mark);
+- the runs are independent processes, started together two at a time when the
+  session begins, so the whole file costs about half its sequential time.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from checks.loader import load_file
+from tests.faulty_servers import FAULTY_SERVERS, FaultyServer
+from tests.server_runs import Case, Run, Runs, new_mark, pyproject
+
+ROOT = Path(__file__).resolve().parent.parent
+BEHAVIOURS = [
+    behaviour.id for behaviour in load_file(ROOT / "spec" / "server.yaml", "spec/server.yaml").behaviours
+]
+DECLARED = "server.model.declared"
+WORKERS = 2
+
+# name -> (command, declared model, the observed model the summary names)
+REFERENCES: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "threads": (
+        (sys.executable, "-m", "reference_impls.threads_server", "--port", "{port}"),
+        "threads",
+        "thread-per-client",
+    ),
+    "selectors": (
+        (sys.executable, "-m", "reference_impls.selectors_server", "--port", "{port}"),
+        "readiness",
+        "single-thread readiness loop",
+    ),
+    "asyncio": (
+        (sys.executable, "-m", "reference_impls.asyncio_server", "--port", "{port}"),
+        "readiness",
+        "single-thread readiness loop",
+    ),
+    "trio": (
+        (sys.executable, "-m", "reference_impls.trio_server", "--port", "{port}"),
+        "readiness",
+        "single-thread readiness loop",
+    ),
+    "forking": (
+        (sys.executable, "-m", "reference_impls.forking_server", "--port", "{port}"),
+        "processes",
+        "process-per-client",
+    ),
+    # A wrapper that forks: sh stays the parent, waiting; the server is its child.
+    "wrapped": (
+        (
+            "sh",
+            "-c",
+            f'"{sys.executable}" -m reference_impls.selectors_server --port "$0"; exit $?',
+            "{port}",
+        ),
+        "readiness",
+        "single-thread readiness loop",
+    ),
+}
+# The threads reference declaring a model it does not have.
+WRONG_MODEL = FaultyServer(
+    "wrong_model",
+    (sys.executable, "-m", "reference_impls.threads_server", "--port", "{port}"),
+    breaks={DECLARED: ("expected the declared model readiness", "observed thread-per-client")},
+    model="thread-per-client",
+    declares="readiness",
+)
+FAULTY = {faulty.name: faulty for faulty in (*FAULTY_SERVERS, WRONG_MODEL)}
+
+
+def reference_case(name: str) -> Case:
+    command, model, _observed = REFERENCES[name]
+    mark = new_mark()
+    return Case(
+        f"ref-{name}", pyproject(name, command, mark, model=model), (f"--impl={name}", "-m", "server"), mark
+    )
+
+
+def faulty_case(name: str) -> Case:
+    faulty = FAULTY[name]
+    mark = new_mark()
+    command = faulty.command if faulty.command[0] == sys.executable else (sys.executable, *faulty.command)
+    settings = {"model": faulty.declares} if faulty.declares else {}
+    return Case(
+        f"faulty-{name}", pyproject(name, command, mark, **settings), (f"--impl={name}", "-m", "server"), mark
+    )
+
+
+CASES: dict[str, Case] = {
+    **{f"ref-{name}": reference_case(name) for name in REFERENCES},
+    **{f"faulty-{name}": faulty_case(name) for name in FAULTY},
+}
+
+
+@pytest.fixture(scope="session")
+def runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
+    """Every selected run, started at once (WORKERS at a time)."""
+    pool = Runs(tmp_path_factory.mktemp("server-runs"), WORKERS)
+    for item in request.session.items:
+        callspec = getattr(item, "callspec", None)
+        case = callspec.params.get("case") if callspec is not None else None
+        if isinstance(case, str) and case in CASES:
+            pool.submit(CASES[case])
+    yield pool
+    pool.close()
+
+
+def summary_line(run: Run, name: str) -> str:
+    pattern = re.compile(
+        rf"^(pass|FAIL|n/a )  {re.escape(name)} +server +\d+ passed +\d+ failed +\d+ not applicable$"
+    )
+    found = [line for line in run.lines if pattern.match(line)]
+    assert len(found) == 1, f"no conformance line for {name}:\n{run.output[-3000:]}"
+    return found[0]
+
+
+def assert_summary(run: Run, name: str, passed: int, failed: int, not_applicable: int) -> None:
+    line = summary_line(run, name)
+    verdict = "FAIL" if failed else "pass"
+    numbers = re.findall(r"\d+", line.split("server", 1)[1])
+    assert line.startswith(verdict) and [int(n) for n in numbers] == [passed, failed, not_applicable], line
+
+
+@pytest.mark.parametrize("case", [f"ref-{name}" for name in REFERENCES])
+def test_reference_server_passes_every_behaviour(runs: Runs, case: str) -> None:
+    name = case.removeprefix("ref-")
+    run = runs.result(CASES[case])
+    assert run.ret == pytest.ExitCode.OK, run.output[-6000:]
+    assert run.outcomes() == dict.fromkeys(BEHAVIOURS, "PASSED")
+    assert_summary(run, name, len(BEHAVIOURS), 0, 0)
+    _command, model, observed = REFERENCES[name]
+    assert f"server {name}: observed model: {observed} (declared {model}: matches)" in run.lines
+    assert any(
+        line.startswith(f"server {name}: `") and line.endswith("stopped by SIGTERM") for line in run.lines
+    )
+    assert not run.leftovers, f"processes left behind: {run.leftovers}"
+
+
+@pytest.mark.parametrize("case", [f"faulty-{name}" for name in FAULTY])
+def test_faulty_server_fails_what_it_breaks(runs: Runs, case: str) -> None:
+    faulty = FAULTY[case.removeprefix("faulty-")]
+    run = runs.result(CASES[case])
+    outcomes = run.outcomes()
+    assert run.ret == pytest.ExitCode.TESTS_FAILED, run.output[-6000:]
+    failed = {behaviour for behaviour, outcome in outcomes.items() if outcome == "FAILED"}
+    missed = sorted(set(faulty.breaks) - failed)
+    assert not missed, f"{faulty.name} ({faulty.doc}) passed {missed}: its defect went unnoticed"
+    unrelated = sorted(failed - set(faulty.breaks) - set(faulty.may_break))
+    assert not unrelated, f"{faulty.name} also failed unrelated behaviours {unrelated}:\n" + "\n".join(
+        run.failure(behaviour) for behaviour in unrelated
+    )
+    for behaviour in failed:
+        text = run.failure(behaviour)
+        for phrase in {**faulty.may_break, **faulty.breaks}[behaviour]:
+            assert phrase in text, (
+                f"{faulty.name} failed {behaviour} for another reason than {phrase!r}:\n{text}"
+            )
+    skipped = {behaviour for behaviour, outcome in outcomes.items() if outcome == "SKIPPED"}
+    assert skipped == (set() if faulty.declares else {DECLARED})
+    assert len(outcomes) == len(BEHAVIOURS)
+    assert_summary(run, faulty.name, len(BEHAVIOURS) - len(failed) - len(skipped), len(failed), len(skipped))
+    if faulty.model is not None:
+        assert any(
+            line.startswith(f"server {faulty.name}: observed model: {faulty.model} (") for line in run.lines
+        ), run.output[-3000:]
+    assert not run.leftovers, f"processes left behind: {run.leftovers}"
+
+
+def test_every_server_behaviour_is_broken_by_a_faulty_server() -> None:
+    caught = {behaviour for faulty in FAULTY.values() for behaviour in faulty.breaks}
+    assert sorted(set(BEHAVIOURS) - caught) == []
+    unknown = sorted(
+        f"{faulty.name}: {behaviour}"
+        for faulty in FAULTY.values()
+        for behaviour in (*faulty.breaks, *faulty.may_break)
+        if behaviour not in BEHAVIOURS
+    )
+    assert unknown == []
+
+
+@pytest.mark.parametrize("faulty", FAULTY_SERVERS, ids=lambda faulty: faulty.name)
+def test_faulty_server_says_its_defect(faulty: FaultyServer) -> None:
+    assert faulty.doc and "\n" not in faulty.doc, (
+        f"{faulty.name} needs a one-line docstring saying its defect"
+    )
+    assert faulty.breaks, f"{faulty.name} breaks nothing"

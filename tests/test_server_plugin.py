@@ -1,0 +1,281 @@
+"""Server impls through the plugin, as a user meets them: names, errors, servers that misbehave.
+
+Rules of this file:
+- every run is a separate pytest process in a fresh folder (pytester), with
+  the server named in that folder's pyproject.toml, ad hoc (cmd:, tcp://), or
+  by a reference name;
+- a server that never listens, exits at once, or hangs gets a verdict within
+  its bounds, and the process table holds nothing it started afterwards;
+- Ctrl-C (SIGINT to pytest) while a server runs stops the server too;
+- a message for a person is never a Python traceback.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from checks.servers.config import ServerSpec
+from checks.servers.process import ServerProcess
+from tests.server_runs import MARK, marked_processes, new_mark, pyproject, subprocess_env
+
+FAULTY = Path(__file__).resolve().parent / "faulty_servers"
+PY = sys.executable
+
+NEVER_ANSWERS = """\
+import signal, socket, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)  # and it ignores SIGTERM too
+listener = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+held = []
+while True:
+    conn, _ = listener.accept()
+    held.append(conn)  # accepted, never read, never closed
+"""
+
+
+def output(result: pytest.RunResult) -> str:
+    return "\n".join(result.outlines + result.errlines)
+
+
+def configure(pytester: pytest.Pytester, name: str, command: list[str], **settings: str) -> str:
+    mark = new_mark()
+    pytester.makepyprojecttoml(pyproject(name, command, mark, **settings))
+    return mark
+
+
+def assert_nothing_left(mark: str) -> None:
+    deadline = time.monotonic() + 2.0
+    while (left := marked_processes(mark)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not left, f"processes left behind: {left}"
+
+
+def test_server_never_listening_gets_a_verdict_within_its_start_up_timeout(pytester: pytest.Pytester) -> None:
+    mark = configure(
+        pytester, "silent", [PY, str(FAULTY / "never_listens.py"), "--port", "{port}"], startup_timeout="1s"
+    )
+    started = time.monotonic()
+    result = pytester.runpytest_subprocess("--impl=silent", "-m", "server", "-p", "no:cacheprovider")
+    assert time.monotonic() - started < 20
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(failed=13, skipped=1, deselected=204)
+    result.stdout.fnmatch_lines(
+        [
+            "server.echo.small failed on silent over tcp4 (server, MUST): the server is not available",
+            "  problem: silent did not listen on 127.0.0.1:* within 1.000 s (startup_timeout); "
+            "it is still running: does it take its port from the {port} in its command? "
+            "command: *; its last stderr lines:",
+            "      | bound 127.0.0.1:*, but listen() is never called",
+            "*  problem: silent is not available in this run: silent did not listen on 127.0.0.1:* "
+            "within 1.000 s*(its output is shown under the first failure)",
+            "FAIL  silent  server * 0 passed * 13 failed * 1 not applicable",
+        ]
+    )
+    assert "Traceback" not in output(result)
+    assert_nothing_left(mark)
+
+
+def test_server_exiting_at_once_shows_its_exit_code_and_stderr(pytester: pytest.Pytester) -> None:
+    script = "import sys; print('cannot open config.ini', file=sys.stderr); sys.exit(3)"
+    mark = configure(pytester, "quitter", [PY, "-c", script, "{port}"])
+    result = pytester.runpytest_subprocess("--impl=quitter", "-k", "echo.small", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "  problem: quitter exited (exit code 3) before it listened on 127.0.0.1:*; command: *",
+            "      | cannot open config.ini",
+            "server quitter: `*` (pid *) on 127.0.0.1:*; had already exited (exit code 3)",
+        ]
+    )
+    assert_nothing_left(mark)
+
+
+def test_server_that_hangs_and_ignores_sigterm_is_killed(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(hangs=NEVER_ANSWERS)
+    mark = configure(pytester, "hangs", [PY, "hangs.py", "{port}"], stop_timeout="1s")
+    started = time.monotonic()
+    result = pytester.runpytest_subprocess(
+        "--impl=hangs", "-k", "echo.small or second-client", "-p", "no:cacheprovider"
+    )
+    assert time.monotonic() - started < 30
+    result.assert_outcomes(failed=2, deselected=216)
+    result.stdout.fnmatch_lines(
+        [
+            "  problem: client a: expected data 512 bytes *, observed nothing within 2.000 s",
+            "server hangs: * did not exit within 1.000 s of SIGTERM (stop_timeout): killed with SIGKILL",
+        ]
+    )
+    assert_nothing_left(mark)
+
+
+def test_ctrl_c_stops_the_server(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(hangs=NEVER_ANSWERS)
+    mark = configure(pytester, "hangs", [PY, "hangs.py", "{port}"], stop_timeout="1s")
+    process = subprocess.Popen(
+        [PY, "-m", "pytest", "--impl=hangs", "-m", "server", "-p", "no:cacheprovider"],
+        cwd=pytester.path,
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not marked_processes(mark) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marked_processes(mark), "the server never started"
+        time.sleep(0.3)  # let a behaviour get under way, so the interrupt lands mid-run
+        process.send_signal(signal.SIGINT)
+        text, _ = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, text
+    assert "KeyboardInterrupt" in text
+    assert_nothing_left(mark)
+
+
+def test_server_given_by_address_runs_what_needs_no_proc(pytester: pytest.Pytester) -> None:
+    mark = new_mark()
+    spec = ServerSpec(
+        name="mine",
+        origin="test",
+        command=(PY, "-m", "reference_impls.selectors_server", "--port", "{port}"),
+        env=((MARK, mark),),
+    )
+    server = ServerProcess(spec, pytester.path)
+    server.start()
+    try:
+        server.wait_listening()
+        result = pytester.runpytest_subprocess(
+            f"--impl=tcp://127.0.0.1:{server.port}", "-m", "server", "-rs", "-p", "no:cacheprovider"
+        )
+    finally:
+        server.stop()
+        server.remove_output()
+    assert result.ret == pytest.ExitCode.OK, output(result)
+    result.assert_outcomes(passed=11, skipped=3, deselected=204)
+    result.stdout.fnmatch_lines(
+        [
+            "server tcp://127.0.0.1:*: observed model: not observable (sockspec did not start this server); "
+            "no model declared",
+            "SKIPPED [[]3[]] *server.yaml: needs /proc observation of the server's process, and "
+            "tcp://127.0.0.1:* is given by address (sockspec did not start it, *",
+        ]
+    )
+    assert_nothing_left(mark)
+
+
+def test_ad_hoc_command_is_started_and_checked(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(
+        f"--impl=cmd:{PY} -m reference_impls.threads_server --port {{port}}",
+        "-k",
+        "echo.small or idle-cpu",
+        "-p",
+        "no:cacheprovider",
+    )
+    assert result.ret == pytest.ExitCode.OK, output(result)
+    result.assert_outcomes(passed=2, deselected=216)
+    result.stdout.fnmatch_lines(["server cmd:* observed model: thread-per-client (no model declared)"])
+
+
+def test_reference_name_is_a_driver_and_a_server(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(
+        "--impl=sockets", "-k", "echo.small or recv.zero-size and tcp4", "-p", "no:cacheprovider"
+    )
+    assert result.ret == pytest.ExitCode.OK, output(result)
+    result.stdout.fnmatch_lines(["pass  sockets  server * 1 passed * 0 failed * 0 not applicable"])
+
+
+def test_server_behaviour_does_not_apply_to_a_driver(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(
+        "--impl=reference_impls.sockets_ref:SocketsDriver",
+        "-k",
+        "echo.small",
+        "-rs",
+        "-p",
+        "no:cacheprovider",
+    )
+    result.assert_outcomes(skipped=1, deselected=217)
+    result.stdout.fnmatch_lines(
+        [
+            "SKIPPED [[]1[]] *server.yaml: reference_impls.sockets_ref:SocketsDriver is a driver, "
+            "not a server: server behaviours connect to a server process *"
+        ]
+    )
+
+
+def test_driver_behaviour_does_not_apply_to_a_server(pytester: pytest.Pytester) -> None:
+    configure(pytester, "mine", [PY, "-m", "reference_impls.threads_server", "--port", "{port}"])
+    result = pytester.runpytest_subprocess(
+        "--impl=mine", "-k", "blocking.recv.waits-for-peer and tcp4", "-rs", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(skipped=1, deselected=217)
+    result.stdout.fnmatch_lines(
+        [
+            "SKIPPED [[]1[]] *blocking.yaml: mine is a server, checked over the wire by the server "
+            "behaviours; blocking behaviours need a driver (module:Class)"
+        ]
+    )
+
+
+def test_unknown_impl_lists_the_configured_servers(pytester: pytest.Pytester) -> None:
+    configure(pytester, "myserver", [PY, "server.py", "{port}"])
+    result = pytester.runpytest_subprocess("--impl=myserve", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: unknown impl 'myserve'. Did you mean 'myserver'? Known impls: sockets, *, myserver, all; *"]
+    )
+    assert "Traceback" not in output(result)
+
+
+def test_configuration_error_is_a_usage_error_naming_the_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml(
+        """
+        [tool.sockspec.impls.myserver]
+        command = ["python", "server.py", "{port}"]
+        model = "thread"
+        """
+    )
+    result = pytester.runpytest_subprocess("--impl=myserver", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: */pyproject.toml:3: [[]tool.sockspec.impls.myserver[]] model: 'thread' is not one of: "
+            "threads, processes, readiness, completion (did you mean 'threads'?)"
+        ]
+    )
+    assert "Traceback" not in output(result)
+
+
+def test_too_few_descriptors_for_200_clients_is_not_applicable(pytester: pytest.Pytester) -> None:
+    command = f"ulimit -n 200 && exec {PY} -m pytest --impl=sockets -k many-clients -rs -p no:cacheprovider"
+    done = subprocess.run(
+        ["sh", "-c", command],
+        check=False,
+        cwd=pytester.path,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == pytest.ExitCode.OK, done.stdout
+    assert "1 skipped" in done.stdout
+    assert (
+        "this machine cannot run it: 200 clients need about 2" in done.stdout
+        and "(RLIMIT_NOFILE hard limit): raise it (ulimit -n) and run again" in done.stdout
+    ), done.stdout
+
+
+def test_non_loopback_address_is_refused(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--impl=tcp://192.0.2.1:80", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: --impl=tcp://192.0.2.1:80: 192.0.2.1 is not a loopback address; sockspec connects only to *"]
+    )

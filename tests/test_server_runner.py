@@ -1,0 +1,173 @@
+"""The server runner in-process: behaviours written here, played against real server processes.
+
+Rules of this file:
+- the servers are real processes (a reference server, or a few lines of Python
+  written here); the runner is called as the plugin calls it;
+- what is checked is the verdict and the words of its failure: per-client
+  problems of a group, the bytes of a long payload, a server that exits;
+- every server is stopped, whatever happens.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from checks.loader import load_text
+from checks.model import Behaviour, Family
+from checks.report import render_failure
+from checks.servers.config import ServerSpec
+from checks.servers.live import LiveServer
+from checks.servers.runner import run_server_behaviour
+from checks.timing import Timing
+
+FAULTY = Path(__file__).resolve().parent / "faulty_servers"
+TIMING = Timing(step_limit=1.0, item_limit=10.0)
+QUITS = """\
+import socket, sys
+listener = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+while True:
+    conn, _ = listener.accept()
+    data = conn.recv(100)
+    conn.sendall(data)
+    if data == b"quit":
+        sys.exit(0)
+"""
+
+
+def behaviour(steps: str) -> Behaviour:
+    text = (
+        "model: server\nsource: RFC 862\nbehaviours:\n  - id: server.x.y\n    level: must\n"
+        "    rule: The server echoes what it gets.\n    source: RFC 862\n    steps:\n"
+        + textwrap.indent(textwrap.dedent(steps), "      ")
+    )
+    return load_text(text, "t.yaml").behaviours[0]
+
+
+def server(command: list[str], tmp_path: Path) -> Iterator[LiveServer]:
+    live = LiveServer(ServerSpec(name="srv", origin="test", command=tuple(command)), tmp_path)
+    try:
+        live.ensure()
+        yield live
+    finally:
+        live.stop()
+        live.remove_output()
+
+
+@pytest.fixture
+def threads(tmp_path: Path) -> Iterator[LiveServer]:
+    yield from server([sys.executable, "-m", "reference_impls.threads_server", "--port", "{port}"], tmp_path)
+
+
+@pytest.fixture
+def one_at_a_time(tmp_path: Path) -> Iterator[LiveServer]:
+    yield from server([sys.executable, str(FAULTY / "one_at_a_time.py"), "--port", "{port}"], tmp_path)
+
+
+def test_group_of_clients_passes_with_their_own_data(threads: LiveServer) -> None:
+    verdict = run_server_behaviour(
+        behaviour(
+            """\
+            - {client: g, action: connect, count: 5}
+            - {client: g, action: send, data: "I am {client}"}
+            - {client: g, action: read, expect: {data: "I am {client}"}}
+            """
+        ),
+        threads,
+        Family.TCP4,
+        TIMING,
+    )
+    assert verdict.passed, render_failure(verdict)
+    assert "g: 5 of 5 as expected" in verdict.trace.render()
+
+
+def test_group_failure_shows_the_first_clients_and_counts_the_rest(one_at_a_time: LiveServer) -> None:
+    verdict = run_server_behaviour(
+        behaviour(
+            """\
+            - {client: g, action: connect, count: 5}
+            - {client: g, action: send, data: "I am {client}"}
+            - {client: g, action: read, limit: 300ms, expect: {data: "I am {client}"}}
+            """
+        ),
+        one_at_a_time,
+        Family.TCP4,
+        TIMING,
+    )
+    assert verdict.failure is not None
+    assert verdict.failure.title == "step 3 (g: read)"
+    assert verdict.failure.mismatches == (
+        "client g#2: expected data b'I am g#2', observed nothing within 300.0 ms",
+        "client g#3: expected data b'I am g#3', observed nothing within 300.0 ms",
+        "client g#4: expected data b'I am g#4', observed nothing within 300.0 ms",
+        "and 1 more of the 5 clients failed too (g#5)",
+    )
+
+
+def test_long_payload_mismatch_names_the_offset(threads: LiveServer) -> None:
+    verdict = run_server_behaviour(
+        behaviour(
+            """\
+            - {client: a, action: connect}
+            - {client: a, action: send, data: {size: 1000}}
+            - {client: a, action: read, size: 1000, expect: {data: {size: 1001}}}
+            """
+        ),
+        threads,
+        Family.TCP4,
+        TIMING,
+    )
+    assert verdict.failure is not None
+    assert verdict.failure.mismatches[0].endswith(
+        "; the first 1000 bytes match; the last 1 bytes (from offset 1000) are missing"
+    )
+
+
+def test_server_exiting_during_a_behaviour_fails_it(tmp_path: Path) -> None:
+    (tmp_path / "quits.py").write_text(QUITS, encoding="utf-8")
+    for live in server([sys.executable, str(tmp_path / "quits.py"), "{port}"], tmp_path):
+        verdict = run_server_behaviour(
+            behaviour(
+                """\
+                - {client: a, action: connect}
+                - {client: a, action: send, data: quit}
+                - {client: a, action: read, expect: {data: quit}}
+                - {client: a, action: read, size: 1, expect: {eof: true}}
+                - {client: b, action: connect, after: 100ms}
+                """
+            ),
+            live,
+            Family.TCP4,
+            TIMING,
+        )
+        assert verdict.failure is not None
+        assert verdict.failure.title == "step 5 (b: connect)"
+        assert verdict.failure.mismatches == (
+            "client b: expected success, observed error refused (connect: ConnectionRefusedError: "
+            "[Errno 111] Connection refused)",
+            "the server exited (exit code 0) during this behaviour",
+        )
+
+
+def test_cycle_reports_the_connection_that_failed(one_at_a_time: LiveServer) -> None:
+    verdict = run_server_behaviour(
+        behaviour(
+            """\
+            - {client: hog, action: connect}
+            - {client: hog, action: send, data: "x"}
+            - {client: hog, action: read, expect: {data: "x"}}
+            - {client: c, action: cycle, count: 3, data: ping, limit: 500ms}
+            """
+        ),
+        one_at_a_time,
+        Family.TCP4,
+        TIMING,
+    )
+    assert verdict.failure is not None
+    assert verdict.failure.mismatches == (
+        "connection 1 of 3 (c#1): expected data b'ping', observed nothing within 500.0 ms",
+    )
