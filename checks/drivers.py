@@ -51,11 +51,20 @@ class Driver(abc.ABC):  # noqa: B024 - the base of every model's contract
     #: One line saying what the driver is built on.
     description: ClassVar[str] = ""
     #: Optional features a behaviour may require ('edge', 'oneshot', 'rdhup',
-    #: 'kernel_completion'); a behaviour needing one the driver lacks is not applicable.
+    #: 'hangup': error and hang-up reported as events of their own, 'kernel_completion');
+    #: a behaviour needing one the driver lacks is not applicable.
     capabilities: ClassVar[frozenset[str]] = frozenset()
 
     def release(self) -> None:  # noqa: B027 - optional hook, empty by default
         """Release what the driver holds (event loops, threads). Called once after a run."""
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """Why this driver cannot run on this machine (e.g. the kernel refuses io_uring), or None.
+
+        Asked before a driver is made: its behaviours are then not applicable, with this reason.
+        """
+        return None
 
 
 class SocketDriver(Driver):

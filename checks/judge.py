@@ -116,7 +116,10 @@ def _result_mismatches(expect: Expectation, outcome: Outcome) -> list[str]:
         return [f"expected error {' or '.join(sorted(expect.errors))}, observed {outcome.describe()}"]
     found = []
     if expect.data is not None and outcome.value != expect.data:
-        found.append(f"expected data {Payload(expect.data).describe()}, observed {outcome.describe()}")
+        found.append(
+            f"expected data {Payload(expect.data).describe()}, observed {outcome.describe()}"
+            + _difference_note(expect.data, outcome.value)
+        )
     length = _length(outcome.value)
     if expect.length is not None and (length is None or not expect.length.contains(length)):
         found.append(f"expected length {expect.length.describe()}, observed {outcome.describe()}")
@@ -129,6 +132,44 @@ def _result_mismatches(expect: Expectation, outcome: Outcome) -> list[str]:
             f"expected {expect.unread} bytes left in the kernel buffer when it returned, observed {seen}"
         )
     return found
+
+
+SHORT = 32
+_BLOCK = 65536
+
+
+def _first_difference(expected: bytes, observed: bytes) -> int:
+    """The first offset where the two differ (the shorter length when one is a prefix)."""
+    limit = min(len(expected), len(observed))
+    start = 0
+    while start < limit and expected[start : start + _BLOCK] == observed[start : start + _BLOCK]:
+        start += _BLOCK
+    for offset in range(start, min(limit, start + _BLOCK)):
+        if expected[offset] != observed[offset]:
+            return offset
+    return limit
+
+
+def describe_difference(expected: bytes, observed: bytes) -> str:
+    """Where two byte strings part: what is missing or extra, or the first offset that differs."""
+    offset = _first_difference(expected, observed)
+    if offset == len(observed) < len(expected):
+        missing = len(expected) - len(observed)
+        return f"the first {offset} bytes match; the last {missing} bytes (from offset {offset}) are missing"
+    if offset == len(expected) < len(observed):
+        return f"all {offset} bytes match, then {len(observed) - offset} more bytes came"
+    sizes = f" ({len(observed)} bytes instead of {len(expected)})" if len(observed) != len(expected) else ""
+    return (
+        f"they differ first at offset {offset}: expected {expected[offset : offset + 8]!r}..., "
+        f"observed {observed[offset : offset + 8]!r}...{sizes}"
+    )
+
+
+def _difference_note(expected: bytes, observed: object) -> str:
+    """For long payloads, where they part (short ones are shown whole already)."""
+    if not isinstance(observed, bytes) or not observed or max(len(expected), len(observed)) <= SHORT:
+        return ""
+    return f"; {describe_difference(expected, observed)}"
 
 
 def _ready_mismatches(expect: Expectation, outcome: Outcome) -> list[str]:

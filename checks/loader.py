@@ -42,10 +42,11 @@ from checks.model import (
     Step,
     Topology,
 )
+from checks.servers import steps as server_steps
 from checks.timing import parse_duration
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "spec" / "schema.json"
-STEP_KINDS = ("call", "peer", "await", "check")
+STEP_KINDS = ("call", "peer", "await", "check", "client", "observe")
 
 FieldPath = tuple[str | int, ...]
 
@@ -59,10 +60,10 @@ CALL_ARGUMENTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "close": (frozenset(), frozenset()),
     "setblocking": (frozenset({"blocking"}), frozenset()),
     "settimeout": (frozenset({"timeout"}), frozenset()),
-    "register": (frozenset({"events"}), frozenset({"trigger", "on"})),
-    "modify": (frozenset({"events"}), frozenset({"trigger", "on"})),
-    "unregister": (frozenset(), frozenset({"on"})),
-    "wait": (frozenset({"timeout"}), frozenset({"on"})),
+    "register": (frozenset({"events"}), frozenset({"trigger", "sock"})),
+    "modify": (frozenset({"events"}), frozenset({"trigger", "sock"})),
+    "unregister": (frozenset(), frozenset({"sock"})),
+    "wait": (frozenset({"timeout"}), frozenset({"sock"})),
     "cancel": (frozenset({"target"}), frozenset()),
     "pause": (frozenset(), frozenset()),
     "resume": (frozenset(), frozenset()),
@@ -207,7 +208,7 @@ def _schema_problems(doc: _Document) -> list[Problem]:
 
 
 def _crowded_steps(data: Any) -> dict[FieldPath, list[str]]:
-    """The steps that name more than one of call, peer, await, check, with their fields."""
+    """The steps that name more than one action kind (STEP_KINDS), with their fields."""
     crowded: dict[FieldPath, list[str]] = {}
     behaviours = data.get("behaviours") if isinstance(data, dict) else None
     for index, raw in enumerate(behaviours if isinstance(behaviours, list) else []):
@@ -323,7 +324,7 @@ class _BehaviourBuilder:
         sock = raw.get("socket", {})
         connections = raw.get("connections", 1)
         for index, step in enumerate(steps):
-            conn = 1 if isinstance(step, Await) else step.conn
+            conn = step.conn if isinstance(step, Call | Peer | Check) else 1
             if conn > connections:
                 self.problems.append(
                     self.doc.problem(
@@ -331,7 +332,10 @@ class _BehaviourBuilder:
                         f"conn {conn} is more than this behaviour's {connections} connection(s)",
                     )
                 )
-        requires = set(raw.get("requires", ()))
+        requires = set(raw.get("requires", ())) | server_steps.requirements(steps)
+        families_here = [Family(name) for name in raw.get("families", families)]
+        for field_path, message in server_steps.problems(model, raw, steps, families_here, self.path):
+            self.problems.append(self.doc.problem(field_path, message))
         for step in steps:
             if isinstance(step, Call):
                 if step.trigger in TRIGGER_NEEDS:
@@ -345,7 +349,7 @@ class _BehaviourBuilder:
             source=raw["source"],
             origin=Origin(self.doc.file, self.doc.line(self.path)),
             steps=steps,
-            families=tuple(Family(name) for name in raw.get("families", families)),
+            families=tuple(families_here),
             topology=Topology(raw.get("connection", "pair")),
             mode=mode,
             socket=SocketOptions(**sock),
@@ -376,7 +380,7 @@ class _BehaviourBuilder:
                 blocking=raw.get("blocking"),
                 events=frozenset(raw.get("events", ())),
                 trigger=raw.get("trigger", "level"),
-                on=raw.get("on"),
+                sock=raw.get("sock"),
                 target=raw.get("target"),
                 background=raw.get("as"),
                 repeat=raw.get("repeat", 1),
@@ -393,6 +397,13 @@ class _BehaviourBuilder:
                 expect=expect,
                 **common,
             )
+        if "client" in raw:
+            self._check_arguments(
+                raw, path, "action", server_steps.CLIENT_ARGUMENTS, server_steps.CLIENT_COMMON
+            )
+            return server_steps.client_step(raw, origin, common, expect, _bytes)
+        if "observe" in raw:
+            return server_steps.observe_step(raw, origin, common)
         if "await" in raw:
             common.pop("conn")
             return Await(call=raw["await"], expect=expect, **common)
@@ -403,6 +414,7 @@ class _BehaviourBuilder:
             peer_unread=probe.get("peer_unread"),
             pending=frozenset(probe.get("pending", ())),
             done=frozenset(probe.get("done", ())),
+            so_error=probe.get("so_error"),
             **common,
         )
 
@@ -518,7 +530,8 @@ def load_text(text: str, file: str) -> SpecFile:
         raise SpecError(problems)
     data = doc.data
     model = Model(data["model"])
-    families = data.get("families", [family.value for family in Family])
+    every_family = [family.value for family in Family]
+    families = data.get("families", server_steps.DEFAULT_FAMILIES.get(model, every_family))
     behaviours = []
     ids: dict[str, int] = {}
     for index, raw in enumerate(data["behaviours"]):

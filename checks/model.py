@@ -154,7 +154,7 @@ class Call:
     blocking: bool | None = None
     events: frozenset[str] = frozenset()
     trigger: str = "level"
-    on: str | None = None
+    sock: str | None = None
     target: str | None = None
     conn: int = 1
     background: str | None = None
@@ -205,7 +205,10 @@ class Check:
     unread_data: those bytes, peeked (MSG_PEEK), which leaves them in place;
     peer_unread: bytes in the peer's receive queue;
     pending: background calls that have not returned (or completed) yet;
-    done: background calls that have.
+    done: background calls that have;
+    so_error: the implementation socket's pending error (SO_ERROR) as an error
+        kind, or 'none'; read once per check, as connect(2) tells a process to
+        learn how a non-blocking connect ended (reading it clears it).
     """
 
     origin: Origin
@@ -214,13 +217,85 @@ class Check:
     peer_unread: int | None = None
     pending: frozenset[str] = frozenset()
     done: frozenset[str] = frozenset()
+    so_error: str | None = None
     conn: int = 1
     name: str | None = None
     after: float = 0.0
     limit: float | None = None
 
 
-Step = Call | Peer | Await | Check
+#: In a client step's bytes, replaced by each client's own name (e.g. "many#7").
+CLIENT_PLACEHOLDER = b"{client}"
+
+
+@dataclass(frozen=True)
+class Client:
+    """One of the checker's clients of a server under test acts (server behaviours only).
+
+    client: the client's name; a connect step with `count` N makes a group whose
+        members are NAME#1 ... NAME#N, and later steps naming NAME act on each;
+    action: connect, send, read, stop_reading, wait_stalled, shutdown, close,
+        reset, or cycle (connect, exchange `payload`, close: `count` times in turn);
+    payload: bytes to send (or, for cycle, to exchange); `per_client` when they
+        hold {client}, which each client replaces with its own name;
+    fragment, pause: send in pieces of `fragment` bytes, `pause` apart;
+    size: the bytes a read waits for (None: as many as `expect.data` holds);
+    rcvbuf, sndbuf: socket buffer sizes set before connect.
+    """
+
+    origin: Origin
+    client: str
+    action: str
+    count: int = 1
+    payload: bytes | None = None
+    per_client: bool = False
+    fragment: int | None = None
+    pause: float = 0.0
+    size: int | None = None
+    how: str | None = None
+    rcvbuf: int | None = None
+    sndbuf: int | None = None
+    expect: Expectation | None = None
+    name: str | None = None
+    after: float = 0.0
+    limit: float | None = None
+
+
+@dataclass(frozen=True)
+class ObserveExpectation:
+    """What an observation of the server's process tree must show. Unset fields are not judged.
+
+    cpu_below: CPU time over the window, as a fraction of one core;
+    back_to: the name of an earlier observation whose process, thread and
+        descriptor counts the server returns to (or below) within the step's limit;
+    model: 'declared' (the model the impl declares) or a model name; the model
+        observed against `baseline` must be that one.
+    """
+
+    cpu_below: float | None = None
+    back_to: str | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class Observe:
+    """The checker reads the server's process tree in /proc (server behaviours only).
+
+    name: the observation's name, for `baseline` and `back_to` of later steps;
+    over: a window to measure CPU time over, sampling where threads wait;
+    baseline: an earlier observation to compare with, to infer the model.
+    """
+
+    origin: Origin
+    name: str
+    over: float | None = None
+    baseline: str | None = None
+    expect: ObserveExpectation | None = None
+    after: float = 0.0
+    limit: float | None = None
+
+
+Step = Call | Peer | Await | Check | Client | Observe
 
 
 @dataclass(frozen=True)

@@ -40,9 +40,9 @@ def listener(ends: Endpoints) -> socket.socket:
 
 
 def target(ends: Endpoints, step: Call) -> socket.socket:
-    """The implementation's socket a step acts on: `on:` names it, else the
+    """The implementation's socket a step acts on: `sock:` names it, else the
     connected socket, else the listening one."""
-    if step.on == "listener" or (step.on is None and ends.impl is None):
+    if step.sock == "listener" or (step.sock is None and ends.impl is None):
         return listener(ends)
     if ends.impl is None:
         raise SpecMismatch("there is no connected socket at this step (accept or connect first)")
@@ -67,8 +67,8 @@ def describe(step: Call) -> str:
         args.append("|".join(sorted(step.events)) + ("" if step.trigger == "level" else f", {step.trigger}"))
     if step.target is not None:
         args.append(step.target)
-    if step.on is not None:
-        args.append(f"on {step.on}")
+    if step.sock is not None:
+        args.append(f"on the {step.sock}")
     if step.conn != 1:
         args.append(f"conn {step.conn}")
     return f"{step.op}({', '.join(args)})"

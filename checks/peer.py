@@ -5,6 +5,8 @@ Rules of this module:
   a peer action can never hang a run;
 - probes read kernel state of the implementation's socket without changing it
   (FIONREAD, MSG_PEEK on a duplicate descriptor); they never consume a byte;
+  the one exception is SO_ERROR, which the kernel clears when it is read
+  (`pending_error`, read once per check);
 - each action returns what it observed; the runner records and judges it.
 """
 
@@ -20,6 +22,7 @@ from collections.abc import Callable
 
 from checks.connections import Endpoints, nodelay
 from checks.drivers import SHUTDOWN_HOW
+from checks.errorkinds import classify
 from checks.model import Family, Peer
 
 
@@ -67,6 +70,11 @@ def _shutdown(ends: Endpoints, step: Peer, limit: float) -> object:
 
 
 def _close(ends: Endpoints, step: Peer, limit: float) -> object:
+    """Close the peer's connection; before the peer has one (connection: client), close its
+    listener, so that nothing listens at the address and a connect there is refused."""
+    if ends.peer is None and ends.peer_listener is not None:
+        ends.peer_listener.close()
+        return None
     _connected(ends).close()
     return None
 
@@ -141,6 +149,12 @@ def unread(sock: socket.socket) -> int:
     count = array.array("i", [0])
     fcntl.ioctl(sock.fileno(), termios.FIONREAD, count)
     return count[0]
+
+
+def pending_error(sock: socket.socket) -> str:
+    """The socket's pending error (SO_ERROR) as a portable kind, or 'none'; reading clears it."""
+    number = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    return "none" if number == 0 else classify(OSError(number, os.strerror(number)))
 
 
 def peek(sock: socket.socket, size: int) -> bytes:

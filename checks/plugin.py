@@ -2,14 +2,18 @@
 
 Rules of this module:
 - glue only: loading, running and judging live in checks.loader / runner /
-  judge; this file turns them into pytest items, options and reports;
+  judge, and for servers in checks.servers (session.py answers everything the
+  plugin asks about them); this file turns them into pytest items, options and
+  reports;
 - public pytest API only (hooks, `from_parent`, `config.stash`); nothing else
   in checks/ imports this module; it is registered once, by the pytest11
   entry point;
 - without --impl (or the `sockspec_impls` ini setting) the plugin adds nothing
   and collects nothing: plain `pytest` runs a project's own tests;
 - with an impl, the corpus replaces normal collection: items are named
-  `<spec file>::<behaviour id>[<impl>-<family>]`.
+  `<spec file>::<behaviour id>[<impl>-<family>]`;
+- a server impl's process is started by its first server item and stopped when
+  the session finishes (also after failures, -x and Ctrl-C).
 """
 
 from __future__ import annotations
@@ -27,6 +31,11 @@ from checks.loader import Problem, SpecError, load_file
 from checks.model import Behaviour, Family, Level, Model
 from checks.registry import Impl, known_names, resolve
 from checks.runner import Verdict, run_behaviour
+from checks.servers.config import ConfigError, ServerSpec, find_pyproject, load_pyproject
+from checks.servers.live import ServerUnavailable
+from checks.servers.runner import ServerVerdict
+from checks.servers.session import NotApplicable, ServerSession
+from checks.servers.session import not_applicable as server_not_applicable
 from checks.timing import Timing, parse_duration
 
 GROUP = "sockspec"
@@ -61,6 +70,7 @@ class State:
     items: dict[str, tuple[str, str]] = field(default_factory=dict)
     tallies: dict[tuple[str, str], reports.Tally] = field(default_factory=dict)
     ids: dict[str, str] = field(default_factory=dict)
+    servers: ServerSession = field(default_factory=lambda: ServerSession(Path.cwd()))
 
 
 STATE = pytest.StashKey[State]()
@@ -81,7 +91,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        help=f"implementation to check (repeatable): {', '.join(known_names())}, or module:Class",
+        help=(
+            f"implementation to check (repeatable): {', '.join(known_names())}, module:Class (a driver), "
+            "a server named in pyproject.toml [tool.sockspec.impls.NAME], cmd:COMMAND {port}, "
+            "or tcp://127.0.0.1:PORT"
+        ),
     )
     defaults = Timing()
     for option, ini, attr in TIMING_SETTINGS:
@@ -134,13 +148,33 @@ def pytest_configure(config: pytest.Config) -> None:
     if not names:
         return
     try:
-        impls = resolve(list(names))
-    except LookupError as exc:
+        impls = resolve(list(names), _configured_servers(config))
+    except (LookupError, ConfigError) as exc:
         raise pytest.UsageError(str(exc)) from None
     traceback = bool(config.getoption("--sockspec-traceback")) or config.get_verbosity() >= 2
-    state = State(impls, _timing(config), traceback)
+    state = State(impls, _timing(config), traceback, servers=ServerSession(config.invocation_params.dir))
     config.stash[STATE] = state
     config.pluginmanager.register(Summary(state), "sockspec-summary")
+
+
+def _configured_servers(config: pytest.Config) -> dict[str, ServerSpec]:
+    """The servers named in the user's pyproject.toml ([tool.sockspec.impls.NAME])."""
+    path = find_pyproject(config.invocation_params.dir, config.rootpath)
+    return load_pyproject(path) if path is not None else {}
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stop every server this run started, whatever happened (failures, -x, Ctrl-C)."""
+    state = session.config.stash.get(STATE, None)
+    if state is not None:
+        state.servers.stop_all()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    if state is not None:
+        state.servers.stop_all()
+        state.servers.remove_output()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -201,7 +235,14 @@ CONTRACTS: dict[Model, type[Driver]] = {
 
 
 def _not_applicable(behaviour: Behaviour, impl: Impl, family: Family) -> str | None:
+    if behaviour.model is Model.SERVER:
+        return server_not_applicable(behaviour, impl.name, impl.server)
     driver = impl.driver
+    if driver is None:
+        return (
+            f"{impl.name} is a server, checked over the wire by the server behaviours; "
+            f"{behaviour.model.value} behaviours need a driver (module:Class)"
+        )
     if behaviour.model not in driver.models:
         declared = ", ".join(sorted(model.value for model in driver.models)) or "none"
         return f"{impl.name} does not declare the {behaviour.model.value} model (it declares: {declared})"
@@ -212,6 +253,9 @@ def _not_applicable(behaviour: Behaviour, impl: Impl, family: Family) -> str | N
     missing = sorted(behaviour.requires - driver.capabilities)
     if missing:
         return f"needs {', '.join(missing)}, which {impl.name} does not have"
+    refused = driver.unavailable_reason()
+    if refused is not None:
+        return f"{impl.name} cannot run on this machine: {refused}"
     return unavailable(family)
 
 
@@ -231,6 +275,17 @@ class BehaviourItem(pytest.Item):
 
     def runtest(self) -> None:
         state = self.config.stash[STATE]
+        if self.impl.server is not None and self.behaviour.model is Model.SERVER:
+            try:
+                served = state.servers.run(
+                    self.behaviour, self.impl.name, self.impl.server, self.family, state.timing
+                )
+            except NotApplicable as exc:
+                pytest.skip(str(exc))
+            if not served.passed:
+                raise ConformanceFailure(served)
+            return
+        assert self.impl.driver is not None
         driver = self.impl.driver()
         try:
             verdict = run_behaviour(self.behaviour, driver, self.family, state.timing)
@@ -242,7 +297,12 @@ class BehaviourItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         state = self.config.stash[STATE]
         if isinstance(excinfo.value, ConformanceFailure):
-            return reports.render_failure(excinfo.value.verdict, self.impl.name)
+            verdict = excinfo.value.verdict
+            if isinstance(verdict, ServerVerdict):
+                return state.servers.failure_text(verdict, self.impl.name)
+            return reports.render_failure(verdict, self.impl.name)
+        if isinstance(excinfo.value, ServerUnavailable):
+            return state.servers.unavailable_text(self.behaviour, self.impl.name, self.family, excinfo.value)
         text = super().repr_failure(excinfo, style)
         if state.traceback:
             return text
@@ -319,3 +379,5 @@ class Summary:
         for line in reports.render_summary(self.state.tallies):
             terminalreporter.write_line(line)
         terminalreporter.write_line(f"timing: {self.state.timing.describe()}")
+        for line in self.state.servers.summary_lines():
+            terminalreporter.write_line(f"server {line}")

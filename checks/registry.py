@@ -1,7 +1,11 @@
 """Impl names -> implementations under test.
 
 Rules of this module:
-- one table names the reference implementations; `all` means every one of them;
+- one table names the reference drivers, another the reference servers; a name
+  may be in both (sockets is a driver and a thread-per-client server); `all`
+  means every one of them;
+- a server may also be named by the user: in pyproject.toml (the plugin reads
+  it and passes the servers in), or ad hoc as cmd:COMMAND or tcp://HOST:PORT;
 - `module:attr` names a user's own driver class (imported here; a fresh
   instance drives each behaviour, so no state leaks from one to the next);
 - an unknown name is a `LookupError` whose message lists what exists, with the
@@ -12,41 +16,88 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from checks.drivers import Driver
+from checks.servers.config import DeclaredModel, ServerSpec, parse_adhoc
 
 # name -> "module:Class" of the reference implementations, in report order.
 REFERENCE_IMPLS: dict[str, str] = {
     "sockets": "reference_impls.sockets_ref:SocketsDriver",
+    "selectors": "reference_impls.selectors_ref:SelectorsDriver",
+    "selectors-select": "reference_impls.selectors_ref:SelectSelectorDriver",
+    "selectors-poll": "reference_impls.selectors_ref:PollSelectorDriver",
+    "selectors-epoll": "reference_impls.selectors_ref:EpollSelectorDriver",
+    "select": "reference_impls.selectors_ref:SelectDriver",
+    "poll": "reference_impls.selectors_ref:PollDriver",
+    "epoll": "reference_impls.selectors_ref:EpollDriver",
+    "asyncio": "reference_impls.asyncio_ref:AsyncioDriver",
+    "asyncio-streams": "reference_impls.asyncio_ref:AsyncioStreamsDriver",
+    "trio": "reference_impls.trio_ref:TrioDriver",
+    "io_uring": "reference_impls.uring_ref:UringDriver",
 }
 ALL = "all"
+
+# name -> (module run as `python -m MODULE --port {port}`, the model it declares) of the
+# reference servers; a name in both tables is a driver and a server at once.
+REFERENCE_SERVERS: dict[str, tuple[str, str]] = {
+    "sockets": ("reference_impls.threads_server", "threads"),
+    "selectors": ("reference_impls.selectors_server", "readiness"),
+    "asyncio": ("reference_impls.asyncio_server", "readiness"),
+    "trio": ("reference_impls.trio_server", "readiness"),
+    "forking": ("reference_impls.forking_server", "processes"),
+}
 
 
 @dataclass(frozen=True)
 class Impl:
-    """An implementation under test, as named on the command line."""
+    """An implementation under test, as named on the command line: a driver, a server, or both."""
 
     name: str
-    driver: type[Driver]
+    driver: type[Driver] | None = None
+    server: ServerSpec | None = None
 
     @property
     def description(self) -> str:
-        models = ", ".join(sorted(model.value for model in self.driver.models))
-        what = self.driver.description or self.driver.__qualname__
-        return f"{self.name} ({what}; models: {models or 'none'})"
+        parts = []
+        if self.driver is not None:
+            models = ", ".join(sorted(model.value for model in self.driver.models))
+            what = self.driver.description or self.driver.__qualname__
+            parts.append(f"{what}; models: {models or 'none'}")
+        if self.server is not None:
+            parts.append(self.server.describe())
+        return f"{self.name} ({'; '.join(parts)})"
 
 
-def known_names() -> list[str]:
-    return [*REFERENCE_IMPLS, ALL]
+def reference_names() -> list[str]:
+    """Every reference impl (driver, server or both), in report order."""
+    return list(dict.fromkeys([*REFERENCE_IMPLS, *REFERENCE_SERVERS]))
 
 
-def _unknown(name: str, why: str = "") -> LookupError:
-    close = difflib.get_close_matches(name, known_names(), n=1)
+def known_names(configured: Iterable[str] = ()) -> list[str]:
+    return list(dict.fromkeys([*reference_names(), *configured, ALL]))
+
+
+def reference_server(name: str) -> ServerSpec:
+    module, model = REFERENCE_SERVERS[name]
+    return ServerSpec(
+        name=name,
+        origin=f"sockspec's reference server {module}",
+        command=(sys.executable, "-m", module, "--port", "{port}"),
+        model=DeclaredModel(model),
+    )
+
+
+def _unknown(name: str, why: str = "", configured: Iterable[str] = ()) -> LookupError:
+    names = known_names(configured)
+    close = difflib.get_close_matches(name, names, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     return LookupError(
-        f"unknown impl {name!r}{why}.{hint} Known impls: {', '.join(known_names())}; "
-        "or module:Class for a driver of your own."
+        f"unknown impl {name!r}{why}.{hint} Known impls: {', '.join(names)}; "
+        "or module:Class for a driver of your own; or a server: a [tool.sockspec.impls.NAME] table in "
+        "pyproject.toml, cmd:COMMAND {port}, or tcp://127.0.0.1:PORT."
     )
 
 
@@ -68,19 +119,33 @@ def _load(name: str, target: str) -> type[Driver]:
     return factory
 
 
-def resolve(names: list[str]) -> list[Impl]:
-    """The impls for `names` in order, without repeats; `all` expands to every reference impl."""
+def resolve(names: list[str], configured: Mapping[str, ServerSpec] | None = None) -> list[Impl]:
+    """The impls for `names` in order, without repeats; `all` expands to every reference impl.
+
+    A name is looked up among the servers the user configured first (they may
+    shadow a reference name), then the reference impls, then the ad hoc server
+    forms (cmd:..., tcp://...), then module:Class. A malformed ad hoc form is a
+    ConfigError.
+    """
+    servers = configured or {}
     wanted: list[str] = []
     for name in names:
-        for one in REFERENCE_IMPLS if name == ALL else [name]:
+        for one in reference_names() if name == ALL else [name]:
             if one not in wanted:
                 wanted.append(one)
     impls = []
     for name in wanted:
-        if name in REFERENCE_IMPLS:
-            impls.append(Impl(name, _load(name, REFERENCE_IMPLS[name])))
+        adhoc = None if name in servers else parse_adhoc(name)
+        if name in servers:
+            impls.append(Impl(name, server=servers[name]))
+        elif name in REFERENCE_IMPLS or name in REFERENCE_SERVERS:
+            driver = _load(name, REFERENCE_IMPLS[name]) if name in REFERENCE_IMPLS else None
+            server = reference_server(name) if name in REFERENCE_SERVERS else None
+            impls.append(Impl(name, driver, server))
+        elif adhoc is not None:
+            impls.append(Impl(name, server=adhoc))
         elif ":" in name:
             impls.append(Impl(name, _load(name, name)))
         else:
-            raise _unknown(name)
+            raise _unknown(name, configured=servers)
     return impls

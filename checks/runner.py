@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from checks import judge as judging
 from checks import operations, peer
@@ -206,7 +207,9 @@ class Run:
                 return self._peer(index, step)
             if isinstance(step, Await):
                 return self._await(index, step)
-            return self._check(index, step)
+            if isinstance(step, Check):
+                return self._check(index, step)
+            raise operations.SpecMismatch("client and observe steps belong to server behaviours")
         except operations.SpecMismatch as exc:
             raise self._fail(
                 index, step, f"step {index + 1}", [f"the spec asks the impossible: {exc}"]
@@ -218,17 +221,28 @@ class Run:
     def _ends(self, step: Call | Peer | Check) -> Endpoints:
         return self.ends[step.conn - 1]
 
+    def _unread(self, pending: _Pending, ends: Endpoints) -> int | None:
+        """FIONREAD of the implementation's socket for a recv or wait outcome, else None."""
+        if ends.impl is None or pending.step.op not in {"recv", "wait"}:
+            return None
+        try:
+            return peer.unread(ends.impl)
+        except (OSError, ValueError):  # the socket is gone (a driver closed it): nothing to probe
+            return None
+
     def _observed(
-        self, pending: _Pending, ends: Endpoints, value: object, error: BaseException | None
+        self,
+        pending: _Pending,
+        ends: Endpoints,
+        value: object,
+        error: BaseException | None,
+        unread: int | Literal["now"] | None = "now",
     ) -> None:
-        """Record what a call returned or completed with, probing kernel state first."""
+        """Record what a call returned or completed with. Kernel state is probed first ("now"),
+        unless the caller probed it at the completion moment and passes what it saw."""
         ended = self.clock.now()
-        unread = None
-        if ends.impl is not None and pending.step.op in {"recv", "wait"}:
-            try:
-                unread = peer.unread(ends.impl)
-            except OSError:
-                unread = None
+        if isinstance(unread, str):
+            unread = self._unread(pending, ends)
         if isinstance(value, socket.socket):
             ends.impl = ends.adopt(value)
             value = None
@@ -308,12 +322,15 @@ class Run:
         pending.completion = submitted
 
         def completed() -> None:
+            # Kernel state at the completion moment, before the result is asked for: a driver
+            # that reads only when result() is called has not drained the buffer at completion.
+            unread = self._unread(pending, ends)
             try:
                 value = submitted.result()
             except BaseException as exc:  # every outcome is data here
-                self._observed(pending, ends, None, exc)
+                self._observed(pending, ends, None, exc, unread)
             else:
-                self._observed(pending, ends, value, None)
+                self._observed(pending, ends, value, None, unread)
 
         submitted.add_done_callback(completed)
 
@@ -405,12 +422,17 @@ class Run:
         """Probe kernel state; a probe may take until its limit to settle (loopback delivery)."""
         ends = self._ends(step)
         label = f"step {index + 1} (check)"
-        if ends.impl is None and (step.unread is not None or step.unread_data is not None):
+        if ends.impl is None and (
+            step.unread is not None or step.unread_data is not None or step.so_error is not None
+        ):
             raise self._fail(index, step, label, ["the implementation has no connected socket to inspect"])
         limit = self.clock.now() + self._limit(step, 0.0 if step.limit is None else None)
+        once: list[tuple[str, object, object]] | None = None
         while True:
             try:
-                observed = self._probe(step, ends)
+                if once is None:
+                    once = self._probe_once(step, ends)
+                observed = once + self._probe(step, ends)
             except (OSError, ValueError) as exc:
                 raise self._fail(
                     index,
@@ -431,6 +453,12 @@ class Run:
         if step.name is not None:
             self.acted[step.name] = self.clock.now()
         return self.clock.now()
+
+    def _probe_once(self, step: Check, ends: Endpoints) -> list[tuple[str, object, object]]:
+        """Probes that consume what they read (SO_ERROR): taken once, never retried."""
+        if step.so_error is None or ends.impl is None:
+            return []
+        return [("so_error", step.so_error, peer.pending_error(ends.impl))]
 
     def _probe(self, step: Check, ends: Endpoints) -> list[tuple[str, object, object]]:
         observed: list[tuple[str, object, object]] = []

@@ -2,7 +2,8 @@
 
 Rules of this module:
 - an event is a frozen value: when (seconds on the behaviour's clock), who
-  (impl, peer, checker), what, and the step it belongs to;
+  (impl, peer, checker; for a server: client, server), what, and the step it
+  belongs to;
 - `Trace.add` is safe to call from any thread; events are shown in time order;
 - no I/O: rendering returns text.
 """
@@ -13,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from typing import Literal
 
-Actor = Literal["impl", "peer", "checker"]
+Actor = Literal["impl", "peer", "checker", "client", "server"]
 
 
 @dataclass(frozen=True)

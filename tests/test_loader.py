@@ -312,16 +312,16 @@ def test_load_text_bad_level_without_a_close_match() -> None:
 def test_load_text_step_without_action() -> None:
     error = load_error(with_steps("- size: 1\n"))
     assert str(error) == (
-        f"t.yaml:9: {WHERE} {BEHAVIOUR}: a step needs exactly one of call, peer, await, check; "
-        "found fields: size"
+        f"t.yaml:9: {WHERE} {BEHAVIOUR}: a step needs exactly one of "
+        "call, peer, await, check, client, observe; found fields: size"
     )
 
 
 def test_load_text_step_with_two_actions() -> None:
     error = load_error(with_steps("- call: recv\n  peer: send\n  size: 1\n"))
     assert str(error) == (
-        f"t.yaml:9: {WHERE} {BEHAVIOUR}: a step needs exactly one of call, peer, await, check; "
-        "found fields: call, peer, size"
+        f"t.yaml:9: {WHERE} {BEHAVIOUR}: a step needs exactly one of "
+        "call, peer, await, check, client, observe; found fields: call, peer, size"
     )
 
 

@@ -30,10 +30,12 @@ TIMING = Timing(tolerance=0.25, step_limit=1.0, item_limit=8.0)
 
 
 def _corpus() -> dict[str, Behaviour]:
+    """The driver behaviours (server behaviours have their faulty servers: tests/test_server_faulty.py)."""
     behaviours: dict[str, Behaviour] = {}
     for path in sorted((ROOT / "spec").glob("*.yaml")):
         for behaviour in load_file(path, display=f"spec/{path.name}").behaviours:
-            behaviours[behaviour.id] = behaviour
+            if behaviour.model is not Model.SERVER:
+                behaviours[behaviour.id] = behaviour
     return behaviours
 
 
