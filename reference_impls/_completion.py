@@ -1,4 +1,4 @@
-"""The completion handle the completion drivers hand out: pending at first, finished once.
+"""The completion handle the completion drivers hand out, and the parking of a loop thread.
 
 Rules of this module:
 - a `Handle` is finished exactly once, by the driver's own thread (an event
@@ -73,3 +73,30 @@ class Handle(Completion):
                 return
             self._cancel_requested = True
         self._request_cancel()
+
+
+class Parking:
+    """Stops an event loop's thread for pause()/resume(): a callback the loop runs
+    blocks until resume(), so nothing of the application runs meanwhile."""
+
+    def __init__(self, what: str, limit: float) -> None:
+        self._what = what
+        self._limit = limit
+        self._parked = threading.Event()
+        self._resumed = threading.Event()
+        self._resumed.set()
+
+    def pause(self, schedule: Callable[[Callable[[], None]], object]) -> None:
+        """Have the loop run the parking callback (via `schedule`), and wait until it does."""
+        self._resumed.clear()
+        self._parked.clear()
+        schedule(self._park)
+        if not self._parked.wait(self._limit):
+            raise TimeoutError(f"{self._what} did not pause within {self._limit} s")
+
+    def _park(self) -> None:
+        self._parked.set()
+        self._resumed.wait()
+
+    def resume(self) -> None:
+        self._resumed.set()

@@ -46,7 +46,7 @@ from typing import Any
 
 from checks.drivers import CompletionDriver
 from checks.model import Model
-from reference_impls._completion import Handle
+from reference_impls._completion import Handle, Parking
 
 #: How long pause() and release() wait for the loop's thread.
 THREAD_LIMIT = 5.0
@@ -98,9 +98,7 @@ class AsyncioDriver(CompletionDriver):
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self._parked = threading.Event()
-        self._resumed = threading.Event()
-        self._resumed.set()
+        self._parking = Parking(f"the {self.name} event loop", THREAD_LIMIT)
         self._thread = threading.Thread(target=self._run, name=f"sockspec-{self.name}", daemon=True)
         self._thread.start()
 
@@ -147,18 +145,10 @@ class AsyncioDriver(CompletionDriver):
 
     def pause(self) -> None:
         """Park the loop's thread in a callback until resume(): the loop runs nothing meanwhile."""
-        self._resumed.clear()
-        self._parked.clear()
-        self.loop.call_soon_threadsafe(self._park)
-        if not self._parked.wait(THREAD_LIMIT):
-            raise TimeoutError(f"the {self.name} event loop did not pause within {THREAD_LIMIT} s")
-
-    def _park(self) -> None:
-        self._parked.set()
-        self._resumed.wait()
+        self._parking.pause(self.loop.call_soon_threadsafe)
 
     def resume(self) -> None:
-        self._resumed.set()
+        self._parking.resume()
 
     def release(self) -> None:
         self.resume()

@@ -40,7 +40,7 @@ import trio
 
 from checks.drivers import CompletionDriver
 from checks.model import Model
-from reference_impls._completion import Handle
+from reference_impls._completion import Handle, Parking
 
 #: How long start-up, pause() and release() wait for trio's thread.
 THREAD_LIMIT = 5.0
@@ -64,9 +64,7 @@ class TrioDriver(CompletionDriver):
 
     def __init__(self) -> None:
         self._started = threading.Event()
-        self._parked = threading.Event()
-        self._resumed = threading.Event()
-        self._resumed.set()
+        self._parking = Parking("trio", THREAD_LIMIT)
         self._token: trio.lowlevel.TrioToken | None = None
         self._nursery: trio.Nursery | None = None
         self._stop: trio.Event | None = None
@@ -146,18 +144,10 @@ class TrioDriver(CompletionDriver):
     def pause(self) -> None:
         """Park trio's thread in a callback until resume(): no task runs meanwhile."""
         assert self._token is not None
-        self._resumed.clear()
-        self._parked.clear()
-        self._token.run_sync_soon(self._park)
-        if not self._parked.wait(THREAD_LIMIT):
-            raise TimeoutError(f"trio did not pause within {THREAD_LIMIT} s")
-
-    def _park(self) -> None:
-        self._parked.set()
-        self._resumed.wait()
+        self._parking.pause(self._token.run_sync_soon)
 
     def resume(self) -> None:
-        self._resumed.set()
+        self._parking.resume()
 
     def release(self) -> None:
         self.resume()
