@@ -269,6 +269,18 @@ class BehaviourItem(pytest.Item):
         self.family = family
         self.add_marker(behaviour.model.value)
         self.add_marker(behaviour.level.value)
+        # Written by --junitxml as <properties> of the test case, so CI systems can show them.
+        self.user_properties.extend(
+            [
+                ("spec_id", behaviour.id),
+                ("model", behaviour.model.value),
+                ("level", behaviour.level.value),
+                ("impl", impl.name),
+                ("family", family.value),
+                ("rule", behaviour.rule),
+                ("source", behaviour.source),
+            ]
+        )
         reason = _not_applicable(behaviour, impl, family)
         if reason is not None:
             self.add_marker(pytest.mark.skip(reason=reason))

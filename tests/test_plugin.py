@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -289,3 +290,28 @@ def test_ini_bad_duration_is_a_usage_error(pytester: pytest.Pytester) -> None:
         ]
     )
     assert "Traceback" not in output(result)
+
+
+def test_junitxml_carries_the_spec_id_model_level_and_rule(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(userdrivers=DRIVERS)
+    report = pytester.path / "junit.xml"
+    result = pytester.runpytest_subprocess(
+        "--impl=userdrivers:Broken", "-k", "recv.waits-for-peer and tcp4", f"--junitxml={report}"
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    case = ElementTree.parse(report).getroot().find(".//testcase")
+    assert case is not None
+    properties = {node.get("name"): node.get("value") for node in case.iter("property")}
+    behaviour = next(b for _file, b in CORPUS if b.id == "blocking.recv.waits-for-peer")
+    assert properties == {
+        "spec_id": behaviour.id,
+        "model": "blocking",
+        "level": "must",
+        "impl": "userdrivers:Broken",
+        "family": "tcp4",
+        "rule": behaviour.rule,
+        "source": behaviour.source,
+    }
+    failure = case.find("failure")
+    assert failure is not None
+    assert behaviour.rule in (failure.get("message") or "")
