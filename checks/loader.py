@@ -23,6 +23,7 @@ from typing import Any, cast
 import jsonschema
 import yaml
 
+from checks.corpus import SCHEMA
 from checks.model import (
     Await,
     Behaviour,
@@ -45,7 +46,7 @@ from checks.model import (
 from checks.servers import steps as server_steps
 from checks.timing import parse_duration
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "spec" / "schema.json"
+SCHEMA_PATH = SCHEMA
 STEP_KINDS = ("call", "peer", "await", "check", "client", "observe")
 
 FieldPath = tuple[str | int, ...]
