@@ -18,17 +18,24 @@ Rules of this module:
 
 from __future__ import annotations
 
+import datetime
+import time
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from checks import baseline as baselines
+from checks import corpus, gate, htmlreport, jsonreport, record, results
 from checks import report as reports
 from checks.connections import unavailable
+from checks.corpus import CORPUS
 from checks.drivers import CompletionDriver, Driver, ReadinessDriver, SocketDriver
 from checks.loader import Problem, SpecError, load_file
 from checks.model import Behaviour, Family, Level, Model
+from checks.record import ItemRecord, Outcome
 from checks.registry import Impl, known_names, resolve
 from checks.runner import Verdict, run_behaviour
 from checks.servers.config import ConfigError, ServerSpec, find_pyproject, load_pyproject
@@ -39,7 +46,6 @@ from checks.servers.session import not_applicable as server_not_applicable
 from checks.timing import Timing, parse_duration
 
 GROUP = "sockspec"
-CORPUS = Path(__file__).resolve().parent.parent / "spec"
 
 MODEL_MARKERS: dict[Model, str] = {
     Model.BLOCKING: "blocking: behaviours of the blocking model",
@@ -67,9 +73,12 @@ class State:
     impls: list[Impl]
     timing: Timing
     traceback: bool
-    items: dict[str, tuple[str, str]] = field(default_factory=dict)
-    tallies: dict[tuple[str, str], reports.Tally] = field(default_factory=dict)
+    strict: bool = False
+    baseline: baselines.Baseline | None = None
     ids: dict[str, str] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+    records: list[ItemRecord] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
     servers: ServerSession = field(default_factory=lambda: ServerSession(Path.cwd()))
 
 
@@ -82,6 +91,14 @@ class ConformanceFailure(Exception):
     def __init__(self, verdict: Verdict) -> None:
         super().__init__(f"{verdict.behaviour.id} failed")
         self.verdict = verdict
+
+
+class UnexpectedPass(Exception):
+    """A behaviour the baseline lists as a known failure held its rule."""
+
+    def __init__(self, entry: baselines.Entry) -> None:
+        super().__init__(f"{entry.id} passed")
+        self.entry = entry
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -123,6 +140,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="run only the --spec files, not the corpus bundled with sockspec",
     )
+    group.addoption(
+        "--sockspec-strict",
+        action="store_true",
+        default=None,
+        help="failed SHOULD behaviours fail the run too (default: they are warnings; ini: sockspec_strict)",
+    )
+    parser.addini("sockspec_strict", "failed SHOULD behaviours fail the run (true/false)", type="bool")
+    group.addoption(
+        "--sockspec-baseline",
+        metavar="PATH",
+        help="YAML file of known failures: they are expected failures, and fail the run when they pass "
+        "(ini: sockspec_baseline)",
+    )
+    parser.addini("sockspec_baseline", "file of known failures (relative to the rootdir)", type="paths")
+    group.addoption(
+        "--sockspec-write-baseline",
+        metavar="PATH",
+        help="write a baseline listing every behaviour that failed in this run",
+    )
+    for kind in ("json", "html"):
+        group.addoption(
+            f"--sockspec-{kind}",
+            metavar="PATH",
+            help=f"write the run's {kind.upper()} report to PATH",
+        )
     parser.addini("sockspec_impls", "impls to check when --impl is not given", type="args", default=[])
     parser.addini(
         "sockspec_specs", "extra spec files or folders, relative to the rootdir", type="paths", default=[]
@@ -152,9 +194,37 @@ def pytest_configure(config: pytest.Config) -> None:
     except (LookupError, ConfigError) as exc:
         raise pytest.UsageError(str(exc)) from None
     traceback = bool(config.getoption("--sockspec-traceback")) or config.get_verbosity() >= 2
-    state = State(impls, _timing(config), traceback, servers=ServerSession(config.invocation_params.dir))
+    strict = config.getoption("--sockspec-strict")
+    state = State(
+        impls,
+        _timing(config),
+        traceback,
+        strict=bool(config.getini("sockspec_strict") if strict is None else strict),
+        baseline=_baseline(config),
+        servers=ServerSession(config.invocation_params.dir),
+    )
     config.stash[STATE] = state
-    config.pluginmanager.register(Summary(state), "sockspec-summary")
+    config.pluginmanager.register(Recorder(state, config), "sockspec-recorder")
+
+
+def _baseline(config: pytest.Config) -> baselines.Baseline | None:
+    """The baseline named by --sockspec-baseline (relative to the current directory) or the ini."""
+    given = config.getoption("--sockspec-baseline")
+    configured = config.getini("sockspec_baseline")
+    if given:
+        path = config.invocation_params.dir / given
+    elif configured:
+        path = Path(configured[0])
+    else:
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise pytest.UsageError(f"sockspec cannot read the baseline {path}: {exc.strerror}") from None
+    try:
+        return baselines.parse(text, str(path))
+    except baselines.BaselineError as exc:
+        raise pytest.UsageError(f"sockspec cannot use the baseline {path}:\n{exc}") from None
 
 
 def _configured_servers(config: pytest.Config) -> dict[str, ServerSpec]:
@@ -270,49 +340,70 @@ class BehaviourItem(pytest.Item):
         self.add_marker(behaviour.model.value)
         self.add_marker(behaviour.level.value)
         # Written by --junitxml as <properties> of the test case, so CI systems can show them.
-        self.user_properties.extend(
-            [
-                ("spec_id", behaviour.id),
-                ("model", behaviour.model.value),
-                ("level", behaviour.level.value),
-                ("impl", impl.name),
-                ("family", family.value),
-                ("rule", behaviour.rule),
-                ("source", behaviour.source),
-            ]
-        )
+        self.user_properties.extend(results.properties(behaviour, impl.name, family.value))
+        self.known: baselines.Entry | None = None
+        self.detail: results.Detail | None = None
         reason = _not_applicable(behaviour, impl, family)
         if reason is not None:
             self.add_marker(pytest.mark.skip(reason=reason))
 
-    def runtest(self) -> None:
-        state = self.config.stash[STATE]
+    def _verdict(self, state: State) -> Verdict:
         if self.impl.server is not None and self.behaviour.model is Model.SERVER:
             try:
-                served = state.servers.run(
+                return state.servers.run(
                     self.behaviour, self.impl.name, self.impl.server, self.family, state.timing
                 )
             except NotApplicable as exc:
                 pytest.skip(str(exc))
-            if not served.passed:
-                raise ConformanceFailure(served)
-            return
+            except ServerUnavailable:
+                self.user_properties.append((results.OUTCOME, Outcome.FAILED.value))
+                raise
         assert self.impl.driver is not None
         driver = self.impl.driver()
         try:
-            verdict = run_behaviour(self.behaviour, driver, self.family, state.timing)
+            return run_behaviour(self.behaviour, driver, self.family, state.timing)
         finally:
             driver.release()
-        if not verdict.passed:
+
+    def runtest(self) -> None:
+        state = self.config.stash[STATE]
+        verdict = self._verdict(state)
+        text = None if verdict.passed else self._failure_text(state, verdict)
+        inferences = verdict.inferences if isinstance(verdict, ServerVerdict) else ()
+        self.detail = results.detail(
+            verdict,
+            text,
+            inferences[-1] if inferences else None,
+            self.known.reason if self.known is not None else None,
+        )
+        outcome = gate.decide(verdict.passed, self.behaviour.level, state.strict, self.known is not None)
+        self.user_properties.append((results.OUTCOME, outcome.value))
+        if outcome is Outcome.FAILED:
             raise ConformanceFailure(verdict)
+        if outcome is Outcome.UNEXPECTED_PASS:
+            assert self.known is not None
+            raise UnexpectedPass(self.known)
+        if outcome is Outcome.EXPECTED_FAIL:
+            assert self.known is not None
+            pytest.xfail(f"known failure ({self.known.where}): {self.known.reason}")
+
+    def _failure_text(self, state: State, verdict: Verdict) -> str:
+        if isinstance(verdict, ServerVerdict):
+            return state.servers.failure_text(verdict, self.impl.name)
+        return reports.render_failure(verdict, self.impl.name)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         state = self.config.stash[STATE]
         if isinstance(excinfo.value, ConformanceFailure):
-            verdict = excinfo.value.verdict
-            if isinstance(verdict, ServerVerdict):
-                return state.servers.failure_text(verdict, self.impl.name)
-            return reports.render_failure(verdict, self.impl.name)
+            return self._failure_text(state, excinfo.value.verdict)
+        if isinstance(excinfo.value, UnexpectedPass):
+            entry = excinfo.value.entry
+            return (
+                f"{self.behaviour.id} passed on {self.impl.name} over {self.family.value}, "
+                f"but the baseline lists it as a known failure ({entry.where}: {entry.reason}).\n"
+                "If the implementation is fixed, remove that entry from the baseline "
+                "(or rewrite it with --sockspec-write-baseline=PATH)."
+            )
         if isinstance(excinfo.value, ServerUnavailable):
             return state.servers.unavailable_text(self.behaviour, self.impl.name, self.family, excinfo.value)
         text = super().repr_failure(excinfo, style)
@@ -364,32 +455,133 @@ def pytest_collection_modifyitems(
         node.ihook.pytest_collectreport(report=collect_report)
         if collect_report.passed:
             collected.extend(item for item in collect_report.result if isinstance(item, pytest.Item))
-    for item in collected:
-        if isinstance(item, BehaviourItem):
-            state.items[item.nodeid] = (item.impl.name, item.behaviour.model.value)
+    state.files = [path for path, _shown in _corpus_files(config)]
+    if state.baseline is not None:
+        problems = baselines.unknown(state.baseline, state.ids)
+        if problems:
+            raise pytest.UsageError(
+                f"sockspec cannot use the baseline {state.baseline.file}:\n" + "\n".join(problems)
+            )
+        for item in collected:
+            if isinstance(item, BehaviourItem):
+                item.known = state.baseline.match(item.behaviour.id, item.impl.name, item.family)
     items[:] = collected
 
 
-class Summary:
-    """Counts outcomes per impl and model, and prints the conformance summary."""
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    """The call's report carries what the run saw, to where the reports are written (see results)."""
+    outcome = yield
+    if isinstance(item, BehaviourItem) and call.when == "call" and item.detail is not None:
+        outcome.get_result().user_properties.append((results.DETAIL, item.detail))
 
-    def __init__(self, state: State) -> None:
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    """A SHOULD behaviour that failed outside strict mode shows as W (WARNED), not as a pass."""
+    if report.when == "call" and (results.OUTCOME, Outcome.WARNED.value) in report.user_properties:
+        return "warned", "W", ("WARNED", {"yellow": True})
+    return None
+
+
+# A pytest report -> the gate's outcome, when the item itself did not say (skips, xfails, errors).
+SKIPPED_OUTCOMES: dict[bool, Outcome] = {True: Outcome.EXPECTED_FAIL, False: Outcome.NOT_APPLICABLE}
+
+
+def _outcome(report: pytest.TestReport, said: str | None) -> tuple[Outcome, str | None]:
+    """The item's outcome and its reason (why n/a, the baseline's reason, what went wrong)."""
+    if report.skipped:
+        wasxfail = getattr(report, "wasxfail", None)
+        skip = report.longrepr
+        reason = wasxfail if wasxfail is not None else (skip[2] if isinstance(skip, tuple) else str(skip))
+        return SKIPPED_OUTCOMES[wasxfail is not None], reason.removeprefix("Skipped: ")
+    if said is not None:
+        return Outcome(said), None
+    if report.passed:
+        return Outcome.PASSED, None
+    return Outcome.ERROR, report.longreprtext.splitlines()[0] if report.longreprtext else None
+
+
+class Recorder:
+    """Records every item's outcome, prints the conformance summary, writes the reports."""
+
+    def __init__(self, state: State, config: pytest.Config) -> None:
         self.state = state
+        self.config = config
+        self.written: list[str] = []
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        key = self.state.items.get(report.nodeid)
-        if key is None:
+        # The detail is for the reports, not a property for --junitxml: take it out first.
+        details = [value for name, value in report.user_properties if name == results.DETAIL]
+        seen = details[0] if details and isinstance(details[0], dict) else None
+        report.user_properties[:] = [pair for pair in report.user_properties if pair[0] != results.DETAIL]
+        props = {name: value for name, value in report.user_properties if isinstance(value, str)}
+        if "spec_id" not in props:
             return
         if report.when == "call" or (report.when == "setup" and not report.passed):
-            outcome = "n/a" if report.skipped else report.outcome
-            self.state.tallies.setdefault(key, reports.Tally()).add(outcome)
+            outcome, reason = _outcome(report, props.get(results.OUTCOME))
+            self.state.records.append(
+                results.item_record(report.nodeid, props, outcome, report.duration, reason, seen)
+            )
+
+    def run_record(self) -> record.RunRecord:
+        items = tuple(self.state.records)
+        timing = self.state.timing
+        return record.RunRecord(
+            format=record.FORMAT,
+            started=datetime.datetime.fromtimestamp(self.state.started, datetime.UTC).isoformat(),
+            duration=round(time.time() - self.state.started, 3),
+            corpus=record.CorpusRecord(
+                corpus.version(), corpus.digest(self.state.files), tuple(map(str, self.state.files))
+            ),
+            impls=tuple(record.ImplRecord(impl.name, impl.description) for impl in self.state.impls),
+            timing=record.TimingRecord(timing.tolerance, timing.step_limit, timing.item_limit),
+            strict=self.state.strict,
+            baseline=self.state.baseline.file if self.state.baseline is not None else None,
+            servers=results.servers(
+                items,
+                {impl.name: impl.server.model for impl in self.state.impls if impl.server is not None},
+            ),
+            items=items,
+            counts=record.counts(items),
+            gate=record.gate(items),
+        )
+
+    def pytest_sessionfinish(self) -> None:
+        written = self.written
+        run = self.run_record()
+        outputs = {
+            "--sockspec-json": jsonreport.render,
+            "--sockspec-html": htmlreport.render,
+        }
+        for option, render in outputs.items():
+            path = self.config.getoption(option)
+            if path:
+                target = self.config.invocation_params.dir / path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(render(run), encoding="utf-8")
+                written.append(f"{option.removeprefix('--sockspec-')} report: {target}")
+        path = self.config.getoption("--sockspec-write-baseline")
+        if path:
+            target = self.config.invocation_params.dir / path
+            entries = gate.fresh_entries(run.items)
+            target.write_text(baselines.render(entries), encoding="utf-8")
+            written.append(f"baseline: {target} ({len(entries)} known failures)")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.state.tallies:
+        if not self.state.records:
             return
+        warned = [item for item in self.state.records if item.outcome is Outcome.WARNED]
+        if warned:
+            terminalreporter.section("sockspec warnings: SHOULD behaviours that failed")
+            for item in warned:
+                terminalreporter.write_line(item.text or f"{item.id} failed on {item.impl}")
+            terminalreporter.write_line("(--sockspec-strict makes them fail the run)")
         terminalreporter.section("sockspec conformance")
-        for line in reports.render_summary(self.state.tallies):
+        for line in reports.render_summary(self.state.records):
             terminalreporter.write_line(line)
         terminalreporter.write_line(f"timing: {self.state.timing.describe()}")
         for line in self.state.servers.summary_lines():
             terminalreporter.write_line(f"server {line}")
+        for line in self.written:
+            terminalreporter.write_line(f"wrote {line}")

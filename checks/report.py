@@ -1,7 +1,7 @@
 """Words for people: a failed behaviour, and the conformance summary.
 
 Rules of this module:
-- text only: functions take verdicts and counts and return strings;
+- text only: functions take verdicts and item records and return strings;
 - a failure says, in this order: which behaviour on which impl and family, the
   rule and its source, the step (file:line), each mismatch, then the timeline;
 - no pytest, no I/O.
@@ -9,9 +9,12 @@ Rules of this module:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from checks.record import GATE_FAILS, ItemRecord, Outcome
 
 if TYPE_CHECKING:
     from checks.runner import Verdict
@@ -37,29 +40,40 @@ def render_failure(verdict: Verdict, impl: str | None = None) -> str:
 
 @dataclass
 class Tally:
-    """Counts of one impl on one model."""
+    """Counts of one impl on one model, by outcome."""
 
-    passed: int = 0
-    failed: int = 0
-    not_applicable: int = 0
+    counts: Counter[Outcome] = field(default_factory=Counter)
 
-    def add(self, outcome: str) -> None:
-        if outcome == "passed":
-            self.passed += 1
-        elif outcome == "failed":
-            self.failed += 1
-        else:
-            self.not_applicable += 1
+    def verdict(self) -> str:
+        if any(self.counts[outcome] for outcome in GATE_FAILS):
+            return "FAIL"
+        if self.counts[Outcome.WARNED]:
+            return "warn"
+        ran = self.counts.total() - self.counts[Outcome.NOT_APPLICABLE]
+        return "pass" if ran else "n/a "
 
 
-def render_summary(tallies: Mapping[tuple[str, str], Tally]) -> list[str]:
-    """One line per (impl, model): passed / failed / not applicable."""
+# Outcomes named after the three columns every line has, only when some item came to them.
+EXTRA_COLUMNS: tuple[tuple[Outcome, str], ...] = (
+    (Outcome.WARNED, "warned (SHOULD)"),
+    (Outcome.EXPECTED_FAIL, "expected failures"),
+    (Outcome.UNEXPECTED_PASS, "unexpected passes"),
+    (Outcome.ERROR, "checker errors"),
+)
+
+
+def render_summary(items: Iterable[ItemRecord]) -> list[str]:
+    """One line per (impl, model): passed / failed / not applicable, then any other outcome."""
+    tallies: dict[tuple[str, str], Tally] = {}
+    for item in items:
+        tallies.setdefault((item.impl, item.model), Tally()).counts[item.outcome] += 1
     width = max((len(impl) for impl, _model in tallies), default=4)
     lines = []
     for (impl, model), tally in sorted(tallies.items()):
-        verdict = "FAIL" if tally.failed else ("pass" if tally.passed else "n/a ")
+        counts = tally.counts
+        extra = "".join(f", {counts[outcome]} {words}" for outcome, words in EXTRA_COLUMNS if counts[outcome])
         lines.append(
-            f"{verdict}  {impl:<{width}}  {model:<12} {tally.passed:4d} passed {tally.failed:4d} failed "
-            f"{tally.not_applicable:4d} not applicable"
+            f"{tally.verdict()}  {impl:<{width}}  {model:<12} {counts[Outcome.PASSED]:4d} passed "
+            f"{counts[Outcome.FAILED]:4d} failed {counts[Outcome.NOT_APPLICABLE]:4d} not applicable{extra}"
         )
     return lines

@@ -311,6 +311,7 @@ def test_junitxml_carries_the_spec_id_model_level_and_rule(pytester: pytest.Pyte
         "family": "tcp4",
         "rule": behaviour.rule,
         "source": behaviour.source,
+        "sockspec_outcome": "failed",
     }
     failure = case.find("failure")
     assert failure is not None

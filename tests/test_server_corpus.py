@@ -87,7 +87,10 @@ def reference_case(name: str) -> Case:
     command, model, _observed = REFERENCES[name]
     mark = new_mark()
     return Case(
-        f"ref-{name}", pyproject(name, command, mark, model=model), (f"--impl={name}", "-m", "server"), mark
+        f"ref-{name}",
+        pyproject(name, command, mark, model=model),
+        (f"--impl={name}", "-m", "server", "--sockspec-strict"),
+        mark,
     )
 
 
@@ -97,7 +100,10 @@ def faulty_case(name: str) -> Case:
     command = faulty.command if faulty.command[0] == sys.executable else (sys.executable, *faulty.command)
     settings = {"model": faulty.declares} if faulty.declares else {}
     return Case(
-        f"faulty-{name}", pyproject(name, command, mark, **settings), (f"--impl={name}", "-m", "server"), mark
+        f"faulty-{name}",
+        pyproject(name, command, mark, **settings),
+        (f"--impl={name}", "-m", "server", "--sockspec-strict"),
+        mark,
     )
 
 

@@ -1,0 +1,179 @@
+"""The record of one sockspec run: what the JSON and HTML reports and the baseline writer read.
+
+Rules of this module:
+- values only: frozen dataclasses and one enum, no I/O, no pytest;
+- a record holds plain data (str, int, float, bool, None, tuples of them, and
+  records), so `dataclasses.asdict` of a `RunRecord` is the JSON report, and
+  `report.schema.json` beside this file describes exactly that document;
+- an item's outcome is the gate's word for it (`Outcome`), not pytest's: a
+  SHOULD behaviour that failed outside strict mode is WARNED, a known failure
+  from the baseline is EXPECTED_FAIL, a baselined behaviour that passed is
+  UNEXPECTED_PASS;
+- times are seconds; trace times are on the behaviour's own clock (0 is when
+  its first step started).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Outcome(enum.Enum):
+    """What one item came to, and whether it fails the gate (`GATE_FAILS`)."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    WARNED = "warned"
+    EXPECTED_FAIL = "expected-fail"
+    UNEXPECTED_PASS = "unexpected-pass"
+    NOT_APPLICABLE = "n/a"
+    ERROR = "error"
+
+
+#: Outcomes that make the run fail.
+GATE_FAILS: frozenset[Outcome] = frozenset({Outcome.FAILED, Outcome.UNEXPECTED_PASS, Outcome.ERROR})
+#: Outcomes where the implementation broke the behaviour's rule.
+BROKE_RULE: frozenset[Outcome] = frozenset({Outcome.FAILED, Outcome.WARNED, Outcome.EXPECTED_FAIL})
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One trace event: seconds since the behaviour started, who, what, and its step (1-based)."""
+
+    at: float
+    actor: str
+    what: str
+    step: int | None
+
+
+@dataclass(frozen=True)
+class FailureRecord:
+    """Where a behaviour failed and how.
+
+    step: the failing step (1-based), None for set-up, clean-up or the server process;
+    where: the step's place in the spec, "file:line";
+    title: the step in words, e.g. "step 3: recv(5)";
+    expected: what the step expected, in words (None when the step states no expectation);
+    observed: each mismatch, "expected ..., observed ...".
+    """
+
+    step: int | None
+    where: str
+    title: str
+    expected: str | None
+    observed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ObservedModel:
+    """The I/O model the checker saw a server use, why, and the evidence (one fact a line).
+
+    model: its name for people, e.g. "single-thread readiness loop";
+    kind: the model it is, one of checks.servers.infer.Observed's values, e.g. "readiness loop".
+    """
+
+    model: str
+    kind: str
+    reason: str
+    evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    """One behaviour run against one impl over one family.
+
+    reason: why it was not applicable, the baseline's reason for a known failure,
+        or what went wrong for an error;
+    text: the failure as the terminal shows it (None when nothing failed).
+    """
+
+    nodeid: str
+    id: str
+    model: str
+    level: str
+    impl: str
+    family: str
+    outcome: Outcome
+    duration: float
+    rule: str
+    source: str
+    reason: str | None = None
+    failure: FailureRecord | None = None
+    trace: tuple[EventRecord, ...] = ()
+    observed_model: ObservedModel | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class ServerRecord:
+    """A server impl of the run: the model it declares, the one observed, and whether they agree.
+
+    matches: None when no model is declared or none was observed.
+    """
+
+    impl: str
+    declared: str | None
+    observed: ObservedModel | None
+    matches: bool | None
+
+
+@dataclass(frozen=True)
+class ImplRecord:
+    """An impl of the run, as the user named it, and what it is."""
+
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class TimingRecord:
+    """The timing settings the run used (seconds)."""
+
+    tolerance: float
+    step_limit: float
+    item_limit: float
+
+
+@dataclass(frozen=True)
+class CorpusRecord:
+    """The spec files run: sockspec's version, a digest of the bundled files, and every file's path."""
+
+    sockspec: str
+    digest: str
+    files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run: settings, impls, servers, items, and the gate's verdict."""
+
+    format: int
+    started: str
+    duration: float
+    corpus: CorpusRecord
+    impls: tuple[ImplRecord, ...]
+    timing: TimingRecord
+    strict: bool
+    baseline: str | None
+    servers: tuple[ServerRecord, ...]
+    items: tuple[ItemRecord, ...]
+    counts: dict[str, int]
+    gate: str
+
+
+#: The version of the record's format; it changes when a field changes meaning or goes away.
+FORMAT = 1
+
+
+def counts(items: tuple[ItemRecord, ...]) -> dict[str, int]:
+    """How many items came to each outcome (every outcome named, zeros included)."""
+    found = {outcome.value: 0 for outcome in Outcome}
+    for item in items:
+        found[item.outcome.value] += 1
+    return found
+
+
+def gate(items: tuple[ItemRecord, ...]) -> str:
+    """ "pass" when no item fails the gate, else "fail"."""
+    return "fail" if any(item.outcome in GATE_FAILS for item in items) else "pass"

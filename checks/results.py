@@ -1,0 +1,165 @@
+"""From verdicts to records: what one item saw, carried to where the run's record is written.
+
+Rules of this module:
+- pure: functions of verdicts, records and plain data; no I/O, no pytest;
+- what a run saw travels as a `Detail`, plain JSON-able data, because pytest
+  hands it from the process that ran the item to the one that writes the
+  reports (with pytest-xdist they differ) in the item's `user_properties`;
+- `item_record` is the one place that builds an `ItemRecord`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from checks import judge as judging
+from checks.model import Behaviour, Expectation
+from checks.record import EventRecord, FailureRecord, ItemRecord, ObservedModel, Outcome, ServerRecord
+from checks.runner import Verdict
+from checks.servers.config import DeclaredModel
+from checks.servers.infer import DECLARED, Inference, Observed
+from checks.trace import Trace
+
+#: The user property that carries an item's Detail, and the one that carries its outcome.
+DETAIL = "sockspec_detail"
+OUTCOME = "sockspec_outcome"
+
+Detail = dict[str, Any]
+
+
+def events(trace: Trace) -> tuple[EventRecord, ...]:
+    return tuple(
+        EventRecord(
+            round(event.at, 6), event.actor, event.what, event.step + 1 if event.step is not None else None
+        )
+        for event in trace.events()
+    )
+
+
+def failure(verdict: Verdict) -> FailureRecord | None:
+    """Where and how the verdict's behaviour failed, with what its failing step expected."""
+    found = verdict.failure
+    if found is None:
+        return None
+    expected = None
+    if found.step is not None and found.step < len(verdict.behaviour.steps):
+        expect = getattr(verdict.behaviour.steps[found.step], "expect", None)
+        if isinstance(expect, Expectation):
+            expected = judging.describe(expect)
+    return FailureRecord(
+        step=found.step + 1 if found.step is not None else None,
+        where=str(found.origin),
+        title=found.title,
+        expected=expected,
+        observed=tuple(found.mismatches),
+    )
+
+
+def observed_model(inference: Inference) -> ObservedModel:
+    return ObservedModel(
+        inference.title(), inference.model.value, inference.reason, tuple(inference.evidence.lines())
+    )
+
+
+def detail(
+    verdict: Verdict | None,
+    text: str | None = None,
+    inference: Inference | None = None,
+    known: str | None = None,
+) -> Detail:
+    """What a run saw, as plain data: its failure, its trace, the model observed, the failure text,
+    and the baseline's reason when the baseline lists it."""
+    found = failure(verdict) if verdict is not None else None
+    model = observed_model(inference) if inference is not None else None
+    return {
+        "failure": None
+        if found is None
+        else {
+            "step": found.step,
+            "where": found.where,
+            "title": found.title,
+            "expected": found.expected,
+            "observed": list(found.observed),
+        },
+        "trace": [
+            [event.at, event.actor, event.what, event.step]
+            for event in (events(verdict.trace) if verdict is not None else ())
+        ],
+        "observed_model": None
+        if model is None
+        else {
+            "model": model.model,
+            "kind": model.kind,
+            "reason": model.reason,
+            "evidence": list(model.evidence),
+        },
+        "text": text,
+        "known": known,
+    }
+
+
+def item_record(
+    nodeid: str,
+    behaviour: Mapping[str, str],
+    outcome: Outcome,
+    duration: float,
+    reason: str | None,
+    seen: Detail | None,
+) -> ItemRecord:
+    """The record of one item: `behaviour` holds the item's properties (spec_id, model, level,
+    impl, family, rule, source), `seen` its Detail (None when it did not run)."""
+    seen = seen or {}
+    found = seen.get("failure")
+    model = seen.get("observed_model")
+    return ItemRecord(
+        nodeid=nodeid,
+        id=behaviour["spec_id"],
+        model=behaviour["model"],
+        level=behaviour["level"],
+        impl=behaviour["impl"],
+        family=behaviour["family"],
+        outcome=outcome,
+        duration=round(duration, 6),
+        rule=behaviour["rule"],
+        source=behaviour["source"],
+        reason=seen.get("known") or reason,
+        failure=None
+        if found is None
+        else FailureRecord(
+            found["step"], found["where"], found["title"], found["expected"], tuple(found["observed"])
+        ),
+        trace=tuple(EventRecord(at, actor, what, step) for at, actor, what, step in seen.get("trace", ())),
+        observed_model=None
+        if model is None
+        else ObservedModel(model["model"], model["kind"], model["reason"], tuple(model["evidence"])),
+        text=seen.get("text"),
+    )
+
+
+def properties(behaviour: Behaviour, impl: str, family: str) -> list[tuple[str, str]]:
+    """The item's properties (JUnit <properties>; the first fields of its record)."""
+    return [
+        ("spec_id", behaviour.id),
+        ("model", behaviour.model.value),
+        ("level", behaviour.level.value),
+        ("impl", impl),
+        ("family", family),
+        ("rule", behaviour.rule),
+        ("source", behaviour.source),
+    ]
+
+
+def servers(
+    items: Sequence[ItemRecord], declared: Mapping[str, DeclaredModel | None]
+) -> tuple[ServerRecord, ...]:
+    """Each server impl (`declared` maps its name to its declared model): the model observed last."""
+    found = []
+    for impl, model in declared.items():
+        seen = [item.observed_model for item in items if item.impl == impl and item.observed_model]
+        observed = seen[-1] if seen else None
+        matches = None
+        if model is not None and observed is not None:
+            matches = Observed(observed.kind) in DECLARED[model][0]
+        found.append(ServerRecord(impl, model.value if model is not None else None, observed, matches))
+    return tuple(found)

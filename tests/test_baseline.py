@@ -1,0 +1,131 @@
+"""The baseline file and the gate's table, without running anything."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from checks import baseline, gate
+from checks.model import Family, Level
+from checks.record import GATE_FAILS, FailureRecord, ItemRecord, Outcome
+
+TEXT = """\
+known_failures:
+  - id: a.one
+    reason: everywhere
+  - id: a.one
+    impl: mine
+    reason: on mine
+  - id: a.one
+    impl: mine
+    family: tcp6
+    reason: on mine over tcp6
+  - id: b.two
+    family: unix
+    reason: over unix only
+"""
+
+
+def test_the_most_specific_entry_matches() -> None:
+    known = baseline.parse(TEXT, "base.yaml")
+    assert [entry.line for entry in known.entries] == [2, 4, 7, 11]
+    assert known.match("a.one", "other", Family.TCP4).reason == "everywhere"  # type: ignore[union-attr]
+    assert known.match("a.one", "mine", Family.TCP4).reason == "on mine"  # type: ignore[union-attr]
+    assert known.match("a.one", "mine", Family.TCP6).reason == "on mine over tcp6"  # type: ignore[union-attr]
+    assert known.match("b.two", "mine", Family.UNIX) is not None
+    assert known.match("b.two", "mine", Family.TCP4) is None
+    assert known.match("c.three", "mine", Family.TCP4) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("known_failures:\n  - id: a.one\n", "base.yaml:2: known_failures[0]: missing 'reason'"),
+        (
+            "known_failures:\n  - id: a.one\n    reasons: typo\n",
+            "base.yaml:3: known_failures[0].reasons: unknown field; an entry has id, impl, family, reason "
+            "(did you mean 'reason'?)",
+        ),
+        (
+            "known_failures:\n  - id: a.one\n    family: tcp5\n    reason: x\n",
+            "base.yaml:2: known_failures[0].family: 'tcp5' is not a family (tcp4, tcp6, unix)",
+        ),
+        (
+            "known_failures:\n  - id: ''\n    reason: x\n",
+            "base.yaml:2: known_failures[0].id: expected a non-empty",
+        ),
+        ("failures: []\n", "base.yaml:1: failures: unknown key; expected 'known_failures'"),
+        ("known_failures: 3\n", "base.yaml:1: expected 'known_failures:' followed by a list of entries"),
+        ("known_failures: [\n", "base.yaml: not valid YAML"),
+    ],
+)
+def test_a_wrong_baseline_names_file_line_and_field(text: str, message: str) -> None:
+    with pytest.raises(baseline.BaselineError) as raised:
+        baseline.parse(text, "base.yaml")
+    assert str(raised.value).startswith(message)
+
+
+def test_unknown_ids_are_named_with_a_suggestion() -> None:
+    known = baseline.parse("known_failures:\n  - id: a.onr\n    reason: x\n", "base.yaml")
+    assert baseline.unknown(known, {"a.one", "b.two"}) == [
+        "base.yaml:2: id: no behaviour 'a.onr' in the spec files run (did you mean 'a.one'?)"
+    ]
+    assert baseline.unknown(known, {"a.onr"}) == []
+
+
+def test_a_rendered_baseline_parses_back_to_the_same_entries() -> None:
+    entries = baseline.parse(TEXT, "base.yaml").entries
+    again = baseline.parse(baseline.render(entries), "again.yaml").entries
+    assert [(e.id, e.impl, e.family, e.reason) for e in again] == [
+        (e.id, e.impl, e.family, e.reason) for e in entries
+    ]
+    assert baseline.parse("", "empty.yaml").entries == ()
+
+
+def test_the_gate_table_covers_every_case_and_follows_the_levels() -> None:
+    cases = set(itertools.product((True, False), Level, (True, False), (True, False)))
+    assert set(gate.OUTCOMES) == cases
+    for held, level, strict, known in cases:
+        outcome = gate.decide(held, level, strict, known)
+        fails_gate = outcome in GATE_FAILS
+        if known:
+            assert fails_gate == held  # a known failure that passes fails the gate
+        elif held:
+            assert outcome is Outcome.PASSED
+        else:
+            assert fails_gate == (level is Level.MUST or strict)
+
+
+def _item(behaviour: str, family: str, outcome: Outcome, reason: str | None = None) -> ItemRecord:
+    failure = FailureRecord(3, "spec/x.yaml:40", "step 3", None, ("expected b'hi', observed b''",))
+    return ItemRecord(
+        nodeid=f"spec/x.yaml::{behaviour}[mine-{family}]",
+        id=behaviour,
+        model="blocking",
+        level="must",
+        impl="mine",
+        family=family,
+        outcome=outcome,
+        duration=0.1,
+        rule="r",
+        source="s",
+        reason=reason,
+        failure=None if outcome is Outcome.PASSED else failure,
+    )
+
+
+def test_a_fresh_baseline_lists_what_broke_its_rule_per_behaviour_or_per_family() -> None:
+    items = [
+        _item("a.all", "tcp4", Outcome.FAILED),
+        _item("a.all", "tcp6", Outcome.EXPECTED_FAIL, "kept reason"),
+        _item("a.all", "unix", Outcome.NOT_APPLICABLE),
+        _item("b.some", "tcp4", Outcome.PASSED),
+        _item("b.some", "tcp6", Outcome.WARNED),
+        _item("c.none", "tcp4", Outcome.PASSED),
+    ]
+    entries = gate.fresh_entries(items)
+    assert [(e.id, e.impl, e.family, e.reason) for e in entries] == [
+        ("a.all", "mine", None, "kept reason"),
+        ("b.some", "mine", Family.TCP6, "spec/x.yaml:40: expected b'hi', observed b''"),
+    ]
