@@ -76,7 +76,6 @@ class State:
     strict: bool = False
     baseline: baselines.Baseline | None = None
     ids: dict[str, str] = field(default_factory=dict)
-    files: list[Path] = field(default_factory=list)
     records: list[ItemRecord] = field(default_factory=list)
     started: float = field(default_factory=time.time)
     servers: ServerSession = field(default_factory=lambda: ServerSession(Path.cwd()))
@@ -455,7 +454,6 @@ def pytest_collection_modifyitems(
         node.ihook.pytest_collectreport(report=collect_report)
         if collect_report.passed:
             collected.extend(item for item in collect_report.result if isinstance(item, pytest.Item))
-    state.files = [path for path, _shown in _corpus_files(config)]
     if state.baseline is not None:
         problems = baselines.unknown(state.baseline, state.ids)
         if problems:
@@ -527,12 +525,15 @@ class Recorder:
     def run_record(self) -> record.RunRecord:
         items = tuple(self.state.records)
         timing = self.state.timing
+        files = _corpus_files(self.config)
         return record.RunRecord(
             format=record.FORMAT,
             started=datetime.datetime.fromtimestamp(self.state.started, datetime.UTC).isoformat(),
             duration=round(time.time() - self.state.started, 3),
             corpus=record.CorpusRecord(
-                corpus.version(), corpus.digest(self.state.files), tuple(map(str, self.state.files))
+                corpus.version(),
+                corpus.digest([path for path, _shown in files]),
+                tuple(shown for _path, shown in files),
             ),
             impls=tuple(record.ImplRecord(impl.name, impl.description) for impl in self.state.impls),
             timing=record.TimingRecord(timing.tolerance, timing.step_limit, timing.item_limit),

@@ -137,7 +137,9 @@ class TimingRecord:
 
 @dataclass(frozen=True)
 class CorpusRecord:
-    """The spec files run: sockspec's version, a digest of the bundled files, and every file's path."""
+    """The spec files run: sockspec's version, a digest of the files' names and bytes, and each
+    file as item ids name it ("spec/blocking.yaml" for the bundled corpus, a user's relative to
+    the rootdir)."""
 
     sockspec: str
     digest: str
