@@ -5,8 +5,9 @@ Rules of this file:
   wherever they stand, TYPE_CHECKING blocks included), never by importing the
   module or looking at sys.modules;
 - relative imports are resolved against the checks package;
-- the value layer (model, loader, judge, timing, errorkinds, trace, report)
-  imports no I/O, concurrency or test framework module;
+- the value layer (model, loader, judge, timing, errorkinds, trace, report, and
+  the gate's and reports' record, results, gate, baseline, htmlreport) imports
+  no I/O, concurrency or test framework module;
 - only plugin.py imports pytest, and no module of checks/ imports checks.plugin.
 """
 
@@ -20,7 +21,10 @@ import pytest
 CHECKS = Path(__file__).resolve().parent.parent / "checks"
 PACKAGE = "checks"
 
-VALUE_LAYER = ("model", "loader", "judge", "timing", "errorkinds", "trace", "report")
+VALUE_LAYER = (
+    *("model", "loader", "judge", "timing", "errorkinds", "trace", "report"),
+    *("record", "results", "gate", "baseline", "htmlreport"),
+)
 FORBIDDEN_IN_VALUE_LAYER = frozenset({"socket", "selectors", "asyncio", "trio", "pytest", "threading"})
 # The trace is appended to from the runner's threads, so it holds a lock: no I/O, but threading.
 ALLOWED_IN_VALUE_LAYER: dict[str, frozenset[str]] = {"trace": frozenset({"threading"})}
