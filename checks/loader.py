@@ -133,6 +133,11 @@ def schema() -> dict[str, Any]:
     return loaded
 
 
+# libyaml's parser when PyYAML was built with it (several times faster), else the pure-Python one;
+# both are safe loaders and both give nodes with their line.
+FAST_LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 class _Document:
     """A YAML document as plain data, with the line of every field path."""
 
@@ -140,14 +145,19 @@ class _Document:
         self.file = file
         self.lines: dict[FieldPath, int] = {}
         self.duplicates: list[Problem] = []
-        loader = yaml.SafeLoader(text)
+        self.data: Any = None
+        try:
+            self._load(FAST_LOADER(text))
+        except yaml.MarkedYAMLError:
+            # The pure-Python parser says what it found instead ("but got ':'"): parse again for that.
+            self._load(yaml.SafeLoader(text))
+
+    def _load(self, loader: yaml.SafeLoader | yaml.CSafeLoader) -> None:
         try:
             node = loader.get_single_node()
-            if node is None:
-                self.data: Any = None
-                return
-            self._mark(node, ())
-            self.data = loader.construct_document(node)
+            if node is not None:
+                self._mark(node, ())
+                self.data = loader.construct_document(node)
         finally:
             loader.dispose()
 
