@@ -9,16 +9,20 @@ Rules of this module:
   baseline is expected to fail, whatever its level, and fails the run when it
   passes (an unexpected pass), until the baseline no longer lists it;
 - a fresh baseline lists every item that broke its rule, one entry per
-  behaviour and impl when it broke it over every family it ran on.
+  behaviour and impl when it broke it over every family it ran on, and keeps
+  the entries of the baseline in force that this run did not test.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from checks.baseline import Entry
+from checks.baseline import Baseline, Entry
 from checks.model import Family, Level
 from checks.record import BROKE_RULE, ItemRecord, Outcome
+
+#: Outcomes of items that tested their behaviour (the rest were not applicable).
+TESTED: frozenset[Outcome] = frozenset(Outcome) - {Outcome.NOT_APPLICABLE}
 
 # (rule held, level, strict, listed in the baseline) -> outcome
 OUTCOMES: dict[tuple[bool, Level, bool, bool], Outcome] = {
@@ -54,6 +58,13 @@ def _reason(item: ItemRecord) -> str:
         first = item.failure.observed[0] if item.failure.observed else item.failure.title
         return f"{item.failure.where}: {first}"
     return item.reason or "failed"
+
+
+def unrun_entries(previous: Baseline, items: Iterable[ItemRecord]) -> list[Entry]:
+    """The entries of the baseline in force that no item of this run tested (deselected with -k
+    or -m, another impl, not applicable): a fresh baseline keeps them as they are."""
+    ran = [(item.id, item.impl, Family(item.family)) for item in items if item.outcome in TESTED]
+    return [entry for entry in previous.entries if not any(entry.matches(*key) for key in ran)]
 
 
 def fresh_entries(items: Iterable[ItemRecord]) -> list[Entry]:

@@ -566,8 +566,10 @@ class Recorder:
         if path:
             target = self.config.invocation_params.dir / path
             entries = gate.fresh_entries(run.items)
-            target.write_text(baselines.render(entries), encoding="utf-8")
-            written.append(f"baseline: {target} ({len(entries)} known failures)")
+            kept = gate.unrun_entries(self.state.baseline, run.items) if self.state.baseline else []
+            target.write_text(baselines.render([*entries, *kept]), encoding="utf-8")
+            untested = f", {len(kept)} kept as they were: not tested in this run" if kept else ""
+            written.append(f"baseline: {target} ({len(entries)} known failures{untested})")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.state.records:

@@ -129,3 +129,20 @@ def test_a_fresh_baseline_lists_what_broke_its_rule_per_behaviour_or_per_family(
         ("a.all", "mine", None, "kept reason"),
         ("b.some", "mine", Family.TCP6, "spec/x.yaml:40: expected b'hi', observed b''"),
     ]
+
+
+def test_entries_this_run_did_not_test_are_kept() -> None:
+    previous = baseline.parse(
+        "known_failures:\n"
+        "  - {id: a.all, impl: mine, reason: tested now}\n"
+        "  - {id: z.other, impl: mine, reason: deselected}\n"
+        "  - {id: a.all, impl: theirs, reason: another impl}\n"
+        "  - {id: b.some, family: unix, reason: not applicable here}\n",
+        "base.yaml",
+    )
+    items = [
+        _item("a.all", "tcp4", Outcome.EXPECTED_FAIL, "tested now"),
+        _item("b.some", "unix", Outcome.NOT_APPLICABLE),
+    ]
+    kept = gate.unrun_entries(previous, items)
+    assert [entry.reason for entry in kept] == ["deselected", "another impl", "not applicable here"]
