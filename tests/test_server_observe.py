@@ -226,7 +226,7 @@ def evidence(**values: object) -> Evidence:
         (evidence(kinds={Wait.RECV: 1}), Observed.ONE_AT_A_TIME),
         (evidence(loaded=(2, 2, 24), kinds={Wait.CHILD: 1, Wait.ACCEPT: 1}), Observed.ONE_AT_A_TIME),
         (evidence(loaded=(1, 9, 24), kinds={Wait.RECV: 8, Wait.READINESS: 1}), Observed.UNKNOWN),
-        (evidence(clients=0, kinds={Wait.READINESS: 1}), Observed.READINESS_LOOP),
+        (evidence(clients=0, kinds={Wait.READINESS: 1}), Observed.UNKNOWN),  # every client was closed
     ],
 )
 def test_infer_by_the_first_rule_that_holds(found: Evidence, model: Observed) -> None:

@@ -123,6 +123,14 @@ RULES: tuple[Rule, ...] = (
         lambda e: f"it uses {_share(e)} of a core while every client idles (at least {BUSY_SHARE:.0%})",
     ),
     Rule(
+        Observed.UNKNOWN,
+        lambda e: e.clients == 0,
+        lambda e: (
+            "no client was still connected when it was observed (the server had closed them), "
+            "so how it serves clients could not be seen"
+        ),
+    ),
+    Rule(
         Observed.PROCESS_PER_CLIENT,
         lambda e: e.clients > 0 and e.process_growth >= PER_CLIENT * e.clients,
         lambda e: f"{e.process_growth} new processes for {e.clients} clients",
