@@ -154,6 +154,14 @@ def parse(text: str, file: str) -> Baseline:
         raise BaselineError([f"{file}:{line}: expected '{KEY}:' followed by a list of entries"])
     problems: list[str] = []
     entries = [_entry(node, file, index, problems) for index, node in enumerate(body.value)]
+    first: dict[tuple[str, str | None, Family | None], Entry] = {}
+    for entry in entries:
+        if entry is None:
+            continue
+        key = (entry.id, entry.impl, entry.family)
+        if key in first:
+            problems.append(f"{entry.where}: {KEY}: the same id, impl and family as {first[key].where}")
+        first.setdefault(key, entry)
     if problems:
         raise BaselineError(problems)
     return Baseline(file, tuple(entry for entry in entries if entry is not None))

@@ -67,6 +67,16 @@ def unrun_entries(previous: Baseline, items: Iterable[ItemRecord]) -> list[Entry
     return [entry for entry in previous.entries if not any(entry.matches(*key) for key in ran)]
 
 
+def unused_entries(previous: Baseline, items: Iterable[ItemRecord]) -> list[Entry]:
+    """Entries for a behaviour that ran which matched none of its items (a misspelt impl or family,
+    or a family that does not apply): the gate ignores them, the user should hear of them."""
+    ran = [(item.id, item.impl, Family(item.family)) for item in items if item.outcome in TESTED]
+    ids = {behaviour for behaviour, _impl, _family in ran}
+    return [
+        entry for entry in previous.entries if entry.id in ids and not any(entry.matches(*key) for key in ran)
+    ]
+
+
 def fresh_entries(items: Iterable[ItemRecord]) -> list[Entry]:
     """Baseline entries for every item that broke its rule, in the items' order."""
     ran: dict[tuple[str, str], list[ItemRecord]] = {}

@@ -133,6 +133,7 @@ table.events td { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font
 table.events td.at { text-align: right; }
 table.events tr.failing-step td { background: #ffebe9; color: #a40e26; font-weight: 600; }
 .note { color: #57606a; font-size: 0.9em; }
+.stopped { color: #a40e26; font-weight: 600; }
 .match-yes { color: #116329; font-weight: 700; } .match-no { color: #a40e26; font-weight: 700; }
 """
 
@@ -237,6 +238,7 @@ def _header(record: RunRecord) -> list[str]:
         "<h1>sockspec conformance report</h1>",
         f'<p><span class="verdict gate-{gate}" id="gate">gate: {_e(record.gate.upper())}</span> '
         f'<span class="note">{_e(_gate_words(gate))}</span></p>',
+        *([f'<p class="stopped" id="stopped">run {_e(record.stopped)}</p>'] if record.stopped else []),
         '<p class="counts">',
     ]
     for outcome in Outcome:

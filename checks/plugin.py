@@ -189,7 +189,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not names:
         return
     try:
-        impls = resolve(list(names), _configured_servers(config))
+        impls = resolve(list(names), _configured_servers(config), config.invocation_params.dir)
     except (LookupError, ConfigError) as exc:
         raise pytest.UsageError(str(exc)) from None
     traceback = bool(config.getoption("--sockspec-traceback")) or config.get_verbosity() >= 2
@@ -203,7 +203,39 @@ def pytest_configure(config: pytest.Config) -> None:
         servers=ServerSession(config.invocation_params.dir),
     )
     config.stash[STATE] = state
-    config.pluginmanager.register(Recorder(state, config), "sockspec-recorder")
+    _corpus_files(config)  # a --spec path that is not there is a usage error before anything runs
+    if not hasattr(config, "workerinput"):
+        # With pytest-xdist the controller records and reports; the workers only run items.
+        config.pluginmanager.register(Recorder(state, config, _outputs(config)), "sockspec-recorder")
+
+
+# Files a run writes: option -> what it is.
+OUTPUTS: dict[str, str] = {
+    "--sockspec-json": "JSON report",
+    "--sockspec-html": "HTML report",
+    "--sockspec-write-baseline": "baseline",
+}
+
+
+def _outputs(config: pytest.Config) -> dict[str, Path]:
+    """Each output the user asked for, checked before anything runs: its folder is made, and a
+    path that is a folder is a usage error (not a crash after the whole run)."""
+    found = {}
+    for option, what in OUTPUTS.items():
+        given = config.getoption(option)
+        if not given:
+            continue
+        path = config.invocation_params.dir / given
+        if path.is_dir():
+            raise pytest.UsageError(f"{option}={given}: {path} is a folder; name the {what} file to write")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise pytest.UsageError(
+                f"{option}={given}: cannot make the folder {path.parent} for the {what}: {exc.strerror}"
+            ) from None
+        found[option] = path
+    return found
 
 
 def _baseline(config: pytest.Config) -> baselines.Baseline | None:
@@ -250,10 +282,15 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     state = config.stash.get(STATE, None)
     if state is None:
         return []
+    extra = [shown for path, shown in _corpus_files(config) if path.parent != CORPUS]
+    corpus = "not run (--spec-only)" if config.getoption("--spec-only") else str(CORPUS)
+    baseline = state.baseline.file if state.baseline is not None else "none"
     return [
         "sockspec impls: " + "; ".join(impl.description for impl in state.impls),
         f"sockspec timing: {state.timing.describe()}",
-        f"sockspec corpus: {CORPUS}",
+        f"sockspec corpus: {corpus}" + (f"; your spec files: {', '.join(extra)}" if extra else ""),
+        f"sockspec gate: MUST failures fail the run; SHOULD failures "
+        f"{'fail it too (strict)' if state.strict else 'are warnings'}; baseline: {baseline}",
     ]
 
 
@@ -279,6 +316,9 @@ class SpecFileNode(pytest.File):
             BehaviourItem.from_parent(
                 self,
                 name=f"{behaviour.id}[{impl.name}-{family.value}]",
+                # Given whole, so pytest (9.1+) reads "[impl-family]" as this id's parameters, as it
+                # reads the ids it saved: --lf and --sw find the items again.
+                nodeid=f"{self.nodeid}::{behaviour.id}[{impl.name}-{family.value}]",
                 behaviour=behaviour,
                 impl=impl,
                 family=family,
@@ -377,6 +417,10 @@ class BehaviourItem(pytest.Item):
         )
         outcome = gate.decide(verdict.passed, self.behaviour.level, state.strict, self.known is not None)
         self.user_properties.append((results.OUTCOME, outcome.value))
+        if outcome is Outcome.WARNED and verdict.failure is not None:
+            # A pass for pytest and for JUnit: this property is what a CI system can show of it.
+            first = verdict.failure.mismatches[0] if verdict.failure.mismatches else verdict.failure.title
+            self.user_properties.append((results.WARNING, f"{verdict.failure.origin}: {first}"))
         if outcome is Outcome.FAILED:
             raise ConformanceFailure(verdict)
         if outcome is Outcome.UNEXPECTED_PASS:
@@ -430,7 +474,10 @@ def _corpus_files(config: pytest.Config) -> list[tuple[Path, str]]:
         path = given if given.is_absolute() else config.invocation_params.dir / given
         if not path.exists():
             raise pytest.UsageError(f"--spec {given}: no such file or folder")
-        for found in sorted(path.rglob("*.yaml")) if path.is_dir() else [path]:
+        found_here = sorted(path.rglob("*.yaml")) if path.is_dir() else [path]
+        if not found_here:
+            raise pytest.UsageError(f"--spec {given}: no .yaml spec files in {path}")
+        for found in found_here:
             try:
                 shown = found.resolve().relative_to(config.rootpath).as_posix()
             except ValueError:
@@ -500,12 +547,19 @@ def _outcome(report: pytest.TestReport, said: str | None) -> tuple[Outcome, str 
 
 
 class Recorder:
-    """Records every item's outcome, prints the conformance summary, writes the reports."""
+    """Records every item's outcome, prints the conformance summary, writes the reports.
 
-    def __init__(self, state: State, config: pytest.Config) -> None:
+    It runs in the process that reports (with pytest-xdist, the controller): the
+    items' outcomes and what they saw arrive in the test reports.
+    """
+
+    def __init__(self, state: State, config: pytest.Config, outputs: dict[str, Path]) -> None:
         self.state = state
         self.config = config
+        self.outputs = outputs
+        self.stopped: str | None = None
         self.written: list[str] = []
+        self.problems: list[str] = []
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -545,34 +599,51 @@ class Recorder:
             ),
             items=items,
             counts=record.counts(items),
-            gate=record.gate(items),
+            stopped=self.stopped,
+            gate=record.gate(items, self.stopped),
         )
 
-    def pytest_sessionfinish(self) -> None:
-        written = self.written
-        run = self.run_record()
-        outputs = {
-            "--sockspec-json": jsonreport.render,
-            "--sockspec-html": htmlreport.render,
+    def _texts(self, run: record.RunRecord) -> dict[str, tuple[str, str]]:
+        """option -> (the text to write, what the summary adds after the path)."""
+        entries = gate.fresh_entries(run.items)
+        kept = gate.unrun_entries(self.state.baseline, run.items) if self.state.baseline else []
+        untested = f", {len(kept)} kept as they were: not tested in this run" if kept else ""
+        return {
+            "--sockspec-json": (jsonreport.render(run), ""),
+            "--sockspec-html": (htmlreport.render(run), ""),
+            "--sockspec-write-baseline": (
+                baselines.render([*entries, *kept]),
+                f" ({len(entries)} known failures{untested})",
+            ),
         }
-        for option, render in outputs.items():
-            path = self.config.getoption(option)
-            if path:
-                target = self.config.invocation_params.dir / path
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(render(run), encoding="utf-8")
-                written.append(f"{option.removeprefix('--sockspec-')} report: {target}")
-        path = self.config.getoption("--sockspec-write-baseline")
-        if path:
-            target = self.config.invocation_params.dir / path
-            entries = gate.fresh_entries(run.items)
-            kept = gate.unrun_entries(self.state.baseline, run.items) if self.state.baseline else []
-            target.write_text(baselines.render([*entries, *kept]), encoding="utf-8")
-            untested = f", {len(kept)} kept as they were: not tested in this run" if kept else ""
-            written.append(f"baseline: {target} ({len(entries)} known failures{untested})")
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            self.stopped = "interrupted (Ctrl-C): the items that had not run are missing"
+        elif session.shouldfail or session.shouldstop:
+            why = session.shouldfail or session.shouldstop
+            self.stopped = f"stopped early ({why}): the items that had not run are missing"
+        run = self.run_record()
+        texts = self._texts(run)
+        for option, path in self.outputs.items():
+            text, what = texts[option]
+            try:
+                path.write_text(text, encoding="utf-8")
+            except OSError as exc:
+                self.problems.append(f"could not write the {OUTPUTS[option]} {path}: {exc.strerror}")
+                session.exitstatus = pytest.ExitCode.USAGE_ERROR
+                continue
+            self.written.append(f"{OUTPUTS[option]}: {path}{what}")
+        if self.state.baseline is not None:
+            self.problems.extend(
+                f"{entry.where}: this baseline entry matched no item of {entry.id} that ran "
+                f"(impl {entry.impl or 'any'}, family {entry.family.value if entry.family else 'any'}): "
+                "a misspelt impl or family, or one this run left out?"
+                for entry in gate.unused_entries(self.state.baseline, run.items)
+            )
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.state.records:
+        if not self.state.records and not self.problems:
             return
         warned = [item for item in self.state.records if item.outcome is Outcome.WARNED]
         if warned:
@@ -584,7 +655,22 @@ class Recorder:
         for line in reports.render_summary(self.state.records):
             terminalreporter.write_line(line)
         terminalreporter.write_line(f"timing: {self.state.timing.describe()}")
-        for line in self.state.servers.summary_lines():
+        for line in self._server_lines():
             terminalreporter.write_line(f"server {line}")
+        if self.stopped:
+            terminalreporter.write_line(f"run {self.stopped}; the gate fails", red=True)
         for line in self.written:
             terminalreporter.write_line(f"wrote {line}")
+        for line in self.problems:
+            terminalreporter.write_line(f"sockspec: {line}", yellow=True)
+
+    def _server_lines(self) -> list[str]:
+        """What the servers' session says; with pytest-xdist the workers ran the servers, so the
+        models observed come from the items' records instead."""
+        if self.state.servers.servers:
+            return self.state.servers.summary_lines()
+        servers = results.servers(
+            self.state.records,
+            {impl.name: impl.server.model for impl in self.state.impls if impl.server is not None},
+        )
+        return [line for server in servers for line in reports.render_server(server)]

@@ -148,7 +148,11 @@ class CorpusRecord:
 
 @dataclass(frozen=True)
 class RunRecord:
-    """One run: settings, impls, servers, items, and the gate's verdict."""
+    """One run: settings, impls, servers, items, and the gate's verdict.
+
+    stopped: why the run ended before every item ran (Ctrl-C, -x, --maxfail), else None;
+    a stopped run fails the gate, since what did not run was not checked.
+    """
 
     format: int
     started: str
@@ -161,6 +165,7 @@ class RunRecord:
     servers: tuple[ServerRecord, ...]
     items: tuple[ItemRecord, ...]
     counts: dict[str, int]
+    stopped: str | None
     gate: str
 
 
@@ -176,6 +181,6 @@ def counts(items: tuple[ItemRecord, ...]) -> dict[str, int]:
     return found
 
 
-def gate(items: tuple[ItemRecord, ...]) -> str:
-    """ "pass" when no item fails the gate, else "fail"."""
-    return "fail" if any(item.outcome in GATE_FAILS for item in items) else "pass"
+def gate(items: tuple[ItemRecord, ...], stopped: str | None = None) -> str:
+    """The gate's verdict: "pass" when every item ran and none fails the gate, else "fail"."""
+    return "fail" if stopped or any(item.outcome in GATE_FAILS for item in items) else "pass"

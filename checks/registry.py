@@ -6,8 +6,9 @@ Rules of this module:
   means every one of them;
 - a server may also be named by the user: in pyproject.toml (the plugin reads
   it and passes the servers in), or ad hoc as cmd:COMMAND or tcp://HOST:PORT;
-- `module:attr` names a user's own driver class (imported here; a fresh
-  instance drives each behaviour, so no state leaks from one to the next);
+- `module:attr` names a user's own driver class (imported here, from the
+  installed packages or else the folder pytest runs in; a fresh instance
+  drives each behaviour, so no state leaks from one to the next);
 - an unknown name is a `LookupError` whose message lists what exists, with the
   closest match when there is one; nothing here knows about pytest.
 """
@@ -19,6 +20,8 @@ import importlib
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 
 from checks.drivers import Driver
 from checks.servers.config import DeclaredModel, ServerSpec, parse_adhoc
@@ -101,10 +104,22 @@ def _unknown(name: str, why: str = "", configured: Iterable[str] = ()) -> Lookup
     )
 
 
-def _load(name: str, target: str) -> type[Driver]:
+def _import(module_name: str, search: Path | None) -> ModuleType:
+    """The module; one the installed packages lack is looked for in `search` (the folder pytest
+    was run from) too, as `python -m pytest` would find it there."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if search is None or exc.name != module_name.partition(".")[0] or str(search) in sys.path:
+            raise
+        sys.path.append(str(search))
+        return importlib.import_module(module_name)
+
+
+def _load(name: str, target: str, search: Path | None = None) -> type[Driver]:
     module_name, _, attr = target.partition(":")
     try:
-        module = importlib.import_module(module_name)
+        module = _import(module_name, search)
     except ImportError as exc:
         raise _unknown(name, f" (cannot import module {module_name!r}: {exc})") from None
     try:
@@ -119,8 +134,11 @@ def _load(name: str, target: str) -> type[Driver]:
     return factory
 
 
-def resolve(names: list[str], configured: Mapping[str, ServerSpec] | None = None) -> list[Impl]:
+def resolve(
+    names: list[str], configured: Mapping[str, ServerSpec] | None = None, search: Path | None = None
+) -> list[Impl]:
     """The impls for `names` in order, without repeats; `all` expands to every reference impl.
+    A module:Class the installed packages lack is looked for in `search` too.
 
     A name is looked up among the servers the user configured first (they may
     shadow a reference name), then the reference impls, then the ad hoc server
@@ -145,7 +163,7 @@ def resolve(names: list[str], configured: Mapping[str, ServerSpec] | None = None
         elif adhoc is not None:
             impls.append(Impl(name, server=adhoc))
         elif ":" in name:
-            impls.append(Impl(name, _load(name, name)))
+            impls.append(Impl(name, _load(name, name, search)))
         else:
             raise _unknown(name, configured=servers)
     return impls

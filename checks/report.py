@@ -3,7 +3,9 @@
 Rules of this module:
 - text only: functions take verdicts and item records and return strings;
 - a failure says, in this order: which behaviour on which impl and family, the
-  rule and its source, the step (file:line), each mismatch, then the timeline;
+  rule, each mismatch, the step (file:line), the rule's source, then the
+  timeline: the first lines are what a CI system shows of it (JUnit's message
+  keeps about 500 characters);
 - no pytest, no I/O.
 """
 
@@ -14,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from checks.record import GATE_FAILS, ItemRecord, Outcome
+from checks.record import GATE_FAILS, ItemRecord, Outcome, ServerRecord
 
 if TYPE_CHECKING:
     from checks.runner import Verdict
@@ -29,10 +31,10 @@ def render_failure(verdict: Verdict, impl: str | None = None) -> str:
         f"{behaviour.id} failed on {impl or verdict.driver} over {verdict.family.value} "
         f"({behaviour.model.value}, {behaviour.level.value.upper()})",
         f"  rule:    {behaviour.rule}",
-        f"  source:  {behaviour.source}",
+        *(f"  problem: {mismatch}" for mismatch in failure.mismatches),
         f"  where:   {failure.origin}: {failure.title}",
+        f"  source:  {behaviour.source}",
     ]
-    lines.extend(f"  problem: {mismatch}" for mismatch in failure.mismatches)
     lines.append("  timeline (ms since the behaviour started; '>' marks the failing step):")
     lines.extend(f"  {line}" for line in verdict.trace.render(failure.step).splitlines())
     return "\n".join(lines)
@@ -60,6 +62,20 @@ EXTRA_COLUMNS: tuple[tuple[Outcome, str], ...] = (
     (Outcome.UNEXPECTED_PASS, "unexpected passes"),
     (Outcome.ERROR, "checker errors"),
 )
+
+
+def render_server(server: ServerRecord) -> list[str]:
+    """A server's model lines from its record: what it declares, what was observed, the evidence."""
+    said = f"declared {server.declared}" if server.declared is not None else "no model declared"
+    if server.observed is None:
+        return [f"{server.impl}: observed model: not observed ({said})"]
+    if server.matches is not None:
+        said += ": matches" if server.matches else ": does NOT match"
+    return [
+        f"{server.impl}: observed model: {server.observed.model} ({said})",
+        f"{server.impl}:   because {server.observed.reason}",
+        *(f"{server.impl}:   {line}" for line in server.observed.evidence),
+    ]
 
 
 def render_summary(items: Iterable[ItemRecord]) -> list[str]:

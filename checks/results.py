@@ -24,6 +24,8 @@ from checks.trace import Trace
 #: The user property that carries an item's Detail, and the one that carries its outcome.
 DETAIL = "sockspec_detail"
 OUTCOME = "sockspec_outcome"
+#: The user property of a SHOULD behaviour that failed outside strict mode: its first problem.
+WARNING = "sockspec_warning"
 
 Detail = dict[str, Any]
 

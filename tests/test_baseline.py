@@ -146,3 +146,9 @@ def test_entries_this_run_did_not_test_are_kept() -> None:
     ]
     kept = gate.unrun_entries(previous, items)
     assert [entry.reason for entry in kept] == ["deselected", "another impl", "not applicable here"]
+
+
+def test_the_same_entry_twice_is_an_error() -> None:
+    with pytest.raises(baseline.BaselineError) as raised:
+        baseline.parse(TEXT + "  - id: a.one\n    impl: mine\n    reason: again\n", "base.yaml")
+    assert str(raised.value) == "base.yaml:14: known_failures: the same id, impl and family as base.yaml:4"

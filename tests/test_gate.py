@@ -227,3 +227,60 @@ def test_the_gate_over_a_student_server_follows_its_baseline(pytester: pytest.Py
     rewritten = run(pytester, *selected, "--sockspec-write-baseline=known.yaml")
     rewritten.stdout.fnmatch_lines(["wrote baseline: *known.yaml (0 known failures)"])
     assert run(pytester, *selected, "--sockspec-baseline=known.yaml").ret == pytest.ExitCode.OK
+
+
+def test_reports_under_xdist_carry_what_each_item_saw(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(userdrivers=DRIVERS)
+    result = run(pytester, "-n", "2", "--impl=userdrivers:Broken", "-k", MUST, "--sockspec-json=run.json")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    items = report(pytester.path / "run.json")["items"]
+    assert {item["family"] for item in items} == {"tcp4", "tcp6", "unix"} or len(items) >= 2
+    for item in items:
+        if item["outcome"] == "failed":
+            assert item["failure"]["observed"] and item["trace"] and item["text"]
+
+
+def test_last_failed_reruns_only_the_failures(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(userdrivers=DRIVERS)
+    selected = ("--impl=userdrivers:Broken", "-k", f"{MUST} or blocking.accept.waits-for-client")
+    first = pytester.runpytest_subprocess(*selected)
+    assert first.ret == pytest.ExitCode.TESTS_FAILED
+    failed = first.parseoutcomes()["failed"]
+    again = pytester.runpytest_subprocess(*selected, "--lf")
+    outcomes = again.parseoutcomes()
+    assert (outcomes["failed"], outcomes.get("passed", 0)) == (failed, 0)
+
+
+def test_a_stopped_run_fails_the_gate_in_its_report(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(userdrivers=DRIVERS)
+    result = run(pytester, "--impl=userdrivers:Broken", "-k", MUST, "-x", "--sockspec-json=run.json")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        ["run stopped early (*): the items that had not run are missing; the gate fails"]
+    )
+    document = report(pytester.path / "run.json")
+    assert document["gate"] == "fail"
+    assert document["stopped"].startswith("stopped early")
+
+
+def test_report_paths_are_checked_before_anything_runs(pytester: pytest.Pytester) -> None:
+    (pytester.path / "out").mkdir()
+    result = run(pytester, "--impl=sockets", "--sockspec-json=out")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: --sockspec-json=out: */out is a folder; name the JSON report file to write"]
+    )
+    written = run(
+        pytester, "--impl=sockets", "-k", MUST_SELECT, "--sockspec-write-baseline=ci/new/known.yaml"
+    )
+    assert written.ret == pytest.ExitCode.OK
+    assert (pytester.path / "ci" / "new" / "known.yaml").read_text().endswith("known_failures: []\n")
+
+
+def test_a_baseline_entry_that_matches_nothing_is_pointed_out(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", known=f"known_failures:\n  - id: {MUST}\n    impl: socket\n    reason: typo\n")
+    result = run(pytester, "--impl=sockets", "-k", MUST_SELECT, "--sockspec-baseline=known.yaml")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        [f"sockspec: *known.yaml:2: this baseline entry matched no item of {MUST} that ran (impl socket, *"]
+    )

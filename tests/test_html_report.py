@@ -216,13 +216,15 @@ def _record() -> RunRecord:
         ),
         items=items,
         counts=counts(items),
-        gate=gate(items),
+        stopped="interrupted (Ctrl-C) <early>",
+        gate=gate(items, "interrupted (Ctrl-C) <early>"),
     )
 
 
 def test_render_escapes_every_text_and_loads_nothing() -> None:
     page = render(_record())
     assert "<script" not in page
+    assert "run interrupted (Ctrl-C) &lt;early&gt;" in page
     assert "&lt;script&gt;alert(&#x27;rule&#x27;)&lt;/script&gt;" in page
     for raw in ("<b>hello</b>", "broken<1>", "<returns>", "<unix>", "<new>", "<text>"):
         assert raw not in page

@@ -16,7 +16,10 @@ Rules of this file:
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -202,10 +205,10 @@ def test_user_driver_failure_report(pytester: pytest.Pytester) -> None:
         [
             "blocking.recv.waits-for-peer failed on * over tcp4 (blocking, MUST)",
             "  rule:    A blocking recv on an empty buffer does not return until the peer sends*",
-            "  source:  *",
-            "  where:   spec/blocking.yaml:*: step 3 (await r: recv(1024) from step 1)",
             "  problem: expected data b'hello', observed EOF (b'')",
             "  problem: expected it to return not before 'send' *",
+            "  where:   spec/blocking.yaml:*: step 3 (await r: recv(1024) from step 1)",
+            "  source:  *",
             "  timeline (ms since the behaviour started; '>' marks the failing step):",
             "FAIL  userdrivers:Broken  blocking * 0 passed    1 failed    0 not applicable",
             "FAILED spec/blocking.yaml::blocking.recv.waits-for-peer[[]userdrivers:Broken-tcp4[]]*",
@@ -316,3 +319,30 @@ def test_junitxml_carries_the_spec_id_model_level_and_rule(pytester: pytest.Pyte
     failure = case.find("failure")
     assert failure is not None
     assert behaviour.rule in (failure.get("message") or "")
+
+
+def test_a_driver_module_in_the_current_folder_is_found_by_the_pytest_command(tmp_path: Path) -> None:
+    """`pytest` (the console script) does not put the current folder on sys.path; sockspec looks there."""
+    script = Path(sys.executable).with_name("pytest")
+    if not script.exists():
+        pytest.skip(f"no pytest command beside {sys.executable}")
+    (tmp_path / "userdrivers.py").write_text(DRIVERS)
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "PYTHON"))}
+    done = subprocess.run(
+        [
+            str(script),
+            "-p",
+            "no:cacheprovider",
+            "--impl=userdrivers:Broken",
+            "-k",
+            "recv.waits-for-peer and tcp4",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == pytest.ExitCode.TESTS_FAILED, done.stdout + done.stderr
+    assert "blocking.recv.waits-for-peer failed on userdrivers:Broken over tcp4" in done.stdout

@@ -2,8 +2,8 @@
 
 Rules of this module:
 - text only: functions take verdicts and strings and return strings; no I/O, no pytest;
-- a server failure reads like any failure (checks.report: rule, source, where,
-  problems, timeline), then says what the server is doing and shows its last
+- a server failure reads like any failure (checks.report: rule, problems,
+  where, source, timeline), then says what the server is doing and shows its last
   stderr (and stdout) lines;
 - the summary names, per server, the model observed with its evidence, the
   model declared, and how the server was stopped.
@@ -33,11 +33,11 @@ def render_unavailable(behaviour: Behaviour, impl: str, family: Family, problem:
             f"{behaviour.id} failed on {impl} over {family.value} "
             f"({behaviour.model.value}, {behaviour.level.value.upper()}): the server is not available",
             f"  rule:    {behaviour.rule}",
-            f"  source:  {behaviour.source}",
             *(
                 f"  problem: {line}" if number == 0 else f"  {line}"
                 for number, line in enumerate(problem.splitlines())
             ),
+            f"  source:  {behaviour.source}",
         ]
     )
 
