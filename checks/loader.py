@@ -270,8 +270,15 @@ def _explain(doc: _Document, path: FieldPath, error: jsonschema.ValidationError)
         options = [str(option) for option in cast(list[object], error.validator_value)]
         hint = _did_you_mean(instance, options)
         return doc.problem(path, f"{instance!r} is not one of: {', '.join(options)}{hint}")
-    if error.validator == "pattern" and error.validator_value == schema()["$defs"]["duration"]["pattern"]:
+    duration = schema()["$defs"]["duration"]
+    if error.validator == "pattern" and error.validator_value == duration["pattern"]:
         return doc.problem(path, f"{instance!r} is not a duration (write e.g. 100ms, 1.5s, 250us)")
+    if error.validator == "type" and isinstance(instance, int | float) and error.schema == duration:
+        return doc.problem(path, f"{instance!r} is not a duration: give its unit (e.g. {instance}ms)")
+    if error.validator == "minLength" and isinstance(instance, str):
+        return doc.problem(
+            path, f"{instance!r} is too short: write at least {error.validator_value} characters"
+        )
     return doc.problem(path, error.message)
 
 

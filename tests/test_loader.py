@@ -296,6 +296,21 @@ def test_load_text_bad_duration_says_how_to_write_one(step: str, line: int, fiel
     )
 
 
+def test_load_text_number_for_a_duration_asks_for_its_unit() -> None:
+    error = load_error(with_steps("- call: recv\n  size: 1\n  after: 100\n"))
+    assert (
+        str(error)
+        == f"t.yaml:11: {WHERE}.after {BEHAVIOUR}: 100 is not a duration: give its unit (e.g. 100ms)"
+    )
+
+
+def test_load_text_too_short_rule_says_the_minimum() -> None:
+    text = with_steps("- call: recv\n  size: 1\n").replace("A thing happens when it happens.", "A recv.")
+    assert str(load_error(text)) == (
+        f"t.yaml:6: behaviours[0].rule {BEHAVIOUR}: 'A recv.' is too short: write at least 10 characters"
+    )
+
+
 def test_load_text_bad_error_kind_suggests_the_close_one() -> None:
     error = load_error(with_steps("- call: recv\n  size: 1\n  expect: {error: would_blok}\n"))
     assert str(error) == (
