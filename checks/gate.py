@@ -15,11 +15,15 @@ Rules of this module:
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable
 
 from checks.baseline import Baseline, Entry
 from checks.model import Family, Level
 from checks.record import BROKE_RULE, ItemRecord, Outcome
+
+#: How much of the first problem a fresh baseline's reason quotes (the user writes the real reason).
+REASON_WIDTH = 90
 
 #: Outcomes of items that tested their behaviour (the rest were not applicable).
 TESTED: frozenset[Outcome] = frozenset(Outcome) - {Outcome.NOT_APPLICABLE}
@@ -56,7 +60,7 @@ def _reason(item: ItemRecord) -> str:
         return item.reason
     if item.failure is not None:
         first = item.failure.observed[0] if item.failure.observed else item.failure.title
-        return f"{item.failure.where}: {first}"
+        return f"{item.failure.where}: {textwrap.shorten(first, REASON_WIDTH, placeholder=' ...')}"
     return item.reason or "failed"
 
 
