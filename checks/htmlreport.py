@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from checks.record import EventRecord, ItemRecord, Outcome, RunRecord, ServerRecord
+from checks.record import EventRecord, ItemRecord, Outcome, RunRecord, ServerRecord, checked_nothing
 
 # -- tables ------------------------------------------------------------------------------------
 
@@ -237,7 +237,7 @@ def _header(record: RunRecord) -> list[str]:
         "<header>",
         "<h1>sockspec conformance report</h1>",
         f'<p><span class="verdict gate-{gate}" id="gate">gate: {_e(record.gate.upper())}</span> '
-        f'<span class="note">{_e(_gate_words(gate))}</span></p>',
+        f'<span class="note">{_e(_gate_words(record))}</span></p>',
         *([f'<p class="stopped" id="stopped">run {_e(record.stopped)}</p>'] if record.stopped else []),
         '<p class="counts">',
     ]
@@ -275,8 +275,12 @@ def _header(record: RunRecord) -> list[str]:
     return lines
 
 
-def _gate_words(gate: str) -> str:
-    if gate == "pass":
+def _gate_words(record: RunRecord) -> str:
+    if record.stopped:
+        return "the run stopped before every item ran"
+    if checked_nothing(record.items):
+        return "nothing was checked: no behaviour applied to the impls run"
+    if record.gate == "pass":
         return "no item failed, errored or passed unexpectedly"
     return "at least one item failed, errored or passed unexpectedly"
 

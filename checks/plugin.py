@@ -384,6 +384,7 @@ class BehaviourItem(pytest.Item):
         self.detail: results.Detail | None = None
         reason = _not_applicable(behaviour, impl, family)
         if reason is not None:
+            self.user_properties.append((results.OUTCOME, Outcome.NOT_APPLICABLE.value))
             self.add_marker(pytest.mark.skip(reason=reason))
 
     def _verdict(self, state: State) -> Verdict:
@@ -393,6 +394,7 @@ class BehaviourItem(pytest.Item):
                     self.behaviour, self.impl.name, self.impl.server, self.family, state.timing
                 )
             except NotApplicable as exc:
+                self.user_properties.append((results.OUTCOME, Outcome.NOT_APPLICABLE.value))
                 pytest.skip(str(exc))
             except ServerUnavailable:
                 self.user_properties.append((results.OUTCOME, Outcome.FAILED.value))
@@ -624,6 +626,12 @@ class Recorder:
             why = session.shouldfail or session.shouldstop
             self.stopped = f"stopped early ({why}): the items that had not run are missing"
         run = self.run_record()
+        if self.state.records and record.checked_nothing(run.items) and exitstatus == pytest.ExitCode.OK:
+            self.problems.append(
+                "nothing was checked: every behaviour selected was not applicable to the impls run "
+                "(see the reasons with -rs); the run fails as pytest's 'no tests ran'"
+            )
+            session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
         texts = self._texts(run)
         for option, path in self.outputs.items():
             text, what = texts[option]

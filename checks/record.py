@@ -181,6 +181,13 @@ def counts(items: tuple[ItemRecord, ...]) -> dict[str, int]:
     return found
 
 
+def checked_nothing(items: tuple[ItemRecord, ...]) -> bool:
+    """No item tested its behaviour: every one was not applicable (or none was selected)."""
+    return all(item.outcome is Outcome.NOT_APPLICABLE for item in items)
+
+
 def gate(items: tuple[ItemRecord, ...], stopped: str | None = None) -> str:
-    """The gate's verdict: "pass" when every item ran and none fails the gate, else "fail"."""
-    return "fail" if stopped or any(item.outcome in GATE_FAILS for item in items) else "pass"
+    """The gate's verdict: "pass" when every item ran, at least one tested its behaviour, and none
+    fails the gate; else "fail" (a run that checked nothing passes no gate)."""
+    failing = stopped or checked_nothing(items) or any(item.outcome in GATE_FAILS for item in items)
+    return "fail" if failing else "pass"

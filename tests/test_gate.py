@@ -284,3 +284,14 @@ def test_a_baseline_entry_that_matches_nothing_is_pointed_out(pytester: pytest.P
     result.stdout.fnmatch_lines(
         [f"sockspec: *known.yaml:2: this baseline entry matched no item of {MUST} that ran (impl socket, *"]
     )
+
+
+def test_a_run_that_checks_nothing_passes_no_gate(pytester: pytest.Pytester) -> None:
+    result = run(pytester, "--impl=sockets", "-m", "completion", "-k", "tcp4", "--sockspec-json=run.json")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    result.stdout.fnmatch_lines(
+        ["sockspec: nothing was checked: every behaviour selected was not applicable*"]
+    )
+    document = report(pytester.path / "run.json")
+    assert document["gate"] == "fail"
+    assert {item["outcome"] for item in document["items"]} == {"n/a"}
