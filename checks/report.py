@@ -79,17 +79,26 @@ def render_server(server: ServerRecord) -> list[str]:
 
 
 def render_summary(items: Iterable[ItemRecord]) -> list[str]:
-    """One line per (impl, model): passed / failed / not applicable, then any other outcome."""
+    """One line per (impl, model) that tested something: passed / failed / not applicable, then any
+    other outcome; then one line per impl naming the models where nothing applied."""
     tallies: dict[tuple[str, str], Tally] = {}
     for item in items:
         tallies.setdefault((item.impl, item.model), Tally()).counts[item.outcome] += 1
     width = max((len(impl) for impl, _model in tallies), default=4)
     lines = []
+    untested: dict[str, list[tuple[str, int]]] = {}
     for (impl, model), tally in sorted(tallies.items()):
         counts = tally.counts
+        if counts.total() == counts[Outcome.NOT_APPLICABLE]:
+            untested.setdefault(impl, []).append((model, counts.total()))
+            continue
         extra = "".join(f", {counts[outcome]} {words}" for outcome, words in EXTRA_COLUMNS if counts[outcome])
         lines.append(
             f"{tally.verdict()}  {impl:<{width}}  {model:<12} {counts[Outcome.PASSED]:4d} passed "
             f"{counts[Outcome.FAILED]:4d} failed {counts[Outcome.NOT_APPLICABLE]:4d} not applicable{extra}"
         )
+    for impl, models in untested.items():
+        total = sum(count for _model, count in models)
+        names = ", ".join(model for model, _count in models)
+        lines.append(f"n/a   {impl:<{width}}  {names}: {total} not applicable")
     return lines
