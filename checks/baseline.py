@@ -137,6 +137,10 @@ def parse(text: str, file: str) -> Baseline:
     """The baseline in `text`, read from `file` (named in errors); BaselineError when it is wrong."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        raise BaselineError([f"{file}:{line}: not valid YAML: {exc.problem or exc.context}"]) from None
     except yaml.YAMLError as exc:
         raise BaselineError([f"{file}: not valid YAML: {exc}"]) from None
     if root is None:

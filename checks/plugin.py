@@ -194,11 +194,16 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     traceback = bool(config.getoption("--sockspec-traceback")) or config.get_verbosity() >= 2
     strict = config.getoption("--sockspec-strict")
+    if strict is None:
+        try:
+            strict = config.getini("sockspec_strict")
+        except (ValueError, pytest.UsageError) as exc:  # pytest 9 raises UsageError, 8 ValueError
+            raise pytest.UsageError(f"sockspec_strict: {exc} (write true or false)") from None
     state = State(
         impls,
         _timing(config),
         traceback,
-        strict=bool(config.getini("sockspec_strict") if strict is None else strict),
+        strict=bool(strict),
         baseline=_baseline(config),
         servers=ServerSession(config.invocation_params.dir),
     )

@@ -57,7 +57,7 @@ def test_the_most_specific_entry_matches() -> None:
         ),
         ("failures: []\n", "base.yaml:1: failures: unknown key; expected 'known_failures'"),
         ("known_failures: 3\n", "base.yaml:1: expected 'known_failures:' followed by a list of entries"),
-        ("known_failures: [\n", "base.yaml: not valid YAML"),
+        ("known_failures:\n  - id: a\n   reason: b\n", "base.yaml:3: not valid YAML: "),
     ],
 )
 def test_a_wrong_baseline_names_file_line_and_field(text: str, message: str) -> None:

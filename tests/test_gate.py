@@ -295,3 +295,10 @@ def test_a_run_that_checks_nothing_passes_no_gate(pytester: pytest.Pytester) -> 
     document = report(pytester.path / "run.json")
     assert document["gate"] == "fail"
     assert {item["outcome"] for item in document["items"]} == {"n/a"}
+
+
+def test_a_strict_setting_that_is_not_true_or_false_names_itself(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml('[tool.pytest.ini_options]\nsockspec_strict = "maybe"\n')
+    result = run(pytester, "--impl=sockets", "--co")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: sockspec_strict: invalid truth value 'maybe' (write true or false)"])
