@@ -227,6 +227,8 @@ def evidence(**values: object) -> Evidence:
         (evidence(loaded=(2, 2, 24), kinds={Wait.CHILD: 1, Wait.ACCEPT: 1}), Observed.ONE_AT_A_TIME),
         (evidence(loaded=(1, 9, 24), kinds={Wait.RECV: 8, Wait.READINESS: 1}), Observed.UNKNOWN),
         (evidence(clients=0, kinds={Wait.READINESS: 1}), Observed.UNKNOWN),  # every client was closed
+        (evidence(clients=1, kept=20, kinds={Wait.ACCEPT: 1}), Observed.UNKNOWN),  # the server closed 19
+        (evidence(clients=19, kept=20, kinds={Wait.READINESS: 1}), Observed.READINESS_LOOP),
     ],
 )
 def test_infer_by_the_first_rule_that_holds(found: Evidence, model: Observed) -> None:

@@ -297,6 +297,15 @@ class ClientPool:
                 if client.state == "open" and client.eof_at is None and client.error is None
             ]
 
+    def kept_labels(self) -> list[str]:
+        """The clients the checker has not closed itself: connected, or ended by the server."""
+        with self.condition:
+            return [
+                client.label
+                for client in self.clients.values()
+                if client.state == "open" or (client.state == "closed" and client.error is not None)
+            ]
+
     def close(self) -> list[str]:
         """End every connection (unread data makes it a reset), stop the thread; return problems."""
         self._post(self._close_everything)

@@ -22,6 +22,8 @@ from checks.timing import format_duration
 
 #: Growth per client that counts as "one per client" (some may not have started yet).
 PER_CLIENT = 0.8
+#: Share of its clients a server must still hold for its model to be inferred from them.
+STILL_CONNECTED = 0.5
 #: Growth per client below which the server "keeps its threads and processes".
 STEADY = 0.2
 #: CPU share of one core that counts as spinning while every client idles.
@@ -58,6 +60,7 @@ class Evidence:
     kinds: Mapping[Wait, int] = field(default_factory=dict)
     cpu_share: float | None = None
     window: float | None = None
+    kept: int | None = None
 
     @property
     def process_growth(self) -> int:
@@ -75,7 +78,11 @@ class Evidence:
         """The evidence in words, one fact a line."""
         (p0, t0, f0), (p1, t1, f1) = self.base, self.loaded
         fds = f", open descriptors {f0} -> {f1}" if f0 is not None and f1 is not None else ""
-        found = [f"with {self.clients} clients connected: processes {p0} -> {p1}, threads {t0} -> {t1}{fds}"]
+        of = f" of {self.kept}" if self.kept is not None and self.kept != self.clients else ""
+        found = [
+            f"with {self.clients}{of} {'client' if self.clients == 1 and not of else 'clients'} connected: "
+            f"processes {p0} -> {p1}, threads {t0} -> {t1}{fds}"
+        ]
         if self.waits:
             found.append(f"threads wait: {describe_waits(self.waits)}")
         if self.cpu_share is not None and self.window is not None:
@@ -91,6 +98,7 @@ def evidence(
     window: float | None = None,
     waits: Mapping[str, int] | None = None,
     kinds: Mapping[Wait, int] | None = None,
+    kept: int | None = None,
 ) -> Evidence:
     """Evidence from a baseline and a loaded snapshot; `waits`/`kinds` (e.g. the majority over
     the window's samples) default to the loaded snapshot's own."""
@@ -102,6 +110,7 @@ def evidence(
         kinds=dict(kinds if kinds is not None else loaded.wait_kinds()),
         cpu_share=cpu_share,
         window=window,
+        kept=kept,
     )
 
 
@@ -124,10 +133,11 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         Observed.UNKNOWN,
-        lambda e: e.clients == 0,
+        lambda e: e.clients == 0 or (e.kept is not None and e.clients < STILL_CONNECTED * e.kept),
         lambda e: (
-            "no client was still connected when it was observed (the server had closed them), "
-            "so how it serves clients could not be seen"
+            f"only {e.clients}{f' of {e.kept}' if e.kept is not None else ''} clients were still "
+            "connected when it was observed (the server had closed the others), so how it serves "
+            "clients could not be seen"
         ),
     ),
     Rule(

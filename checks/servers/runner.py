@@ -463,6 +463,7 @@ class ServerRun:
     def _window(self, index: int, step: Observe, over: float) -> tuple[Snapshot, list[str]]:
         assert self.pool is not None
         clients = len(self.pool.connected_labels())
+        kept = len(self.pool.kept_labels())
         first = self._snapshot(index, step)
         samples = [first]
         for number in range(1, WINDOW_SAMPLES + 1):
@@ -490,6 +491,7 @@ class ServerRun:
                 elapsed,
                 waits,
                 observing.majority_kinds(samples),
+                kept,
             )
             inference = inferring.infer(found)
             self.inferences.append(inference)
