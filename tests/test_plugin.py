@@ -25,6 +25,7 @@ from xml.etree import ElementTree
 
 import pytest
 
+from checks.connections import unavailable
 from checks.loader import load_file
 from checks.model import Behaviour, Family, Model
 from checks.registry import known_names
@@ -344,3 +345,41 @@ def test_a_driver_module_in_the_current_folder_is_found_by_the_pytest_command(tm
     )
     assert done.returncode == pytest.ExitCode.TESTS_FAILED, done.stdout + done.stderr
     assert "blocking.recv.waits-for-peer failed on userdrivers:Broken over tcp4" in done.stdout
+
+
+USER_SPEC = """\
+model: blocking
+source: course notes
+behaviours:
+  - id: course.recv.gets-late-bytes
+    level: must
+    rule: A blocking recv returns the bytes the peer sends later, and not before it sends them.
+    source: course notes; recv(2)
+    steps:
+      - call: recv
+        size: 64
+        as: r
+      - peer: send
+        data: late
+        after: 50ms
+        name: send
+      - await: r
+        expect: {data: late, not_before: send}
+"""
+
+
+def test_ini_spec_folders_run_beside_the_corpus_or_alone(pytester: pytest.Pytester) -> None:
+    (pytester.path / "course").mkdir()
+    (pytester.path / "course" / "recv.yaml").write_text(USER_SPEC)
+    pytester.makepyprojecttoml('[tool.pytest.ini_options]\nsockspec_specs = ["course"]\n')
+    beside = pytester.runpytest_subprocess("--impl=sockets", "-k", "gets-late-bytes or waits-for-peer", "-v")
+    assert beside.ret == pytest.ExitCode.OK
+    beside.stdout.fnmatch_lines(["*sockspec corpus: *; your spec files: course/recv.yaml"])
+    beside.stdout.fnmatch_lines(["course/recv.yaml::course.recv.gets-late-bytes[[]sockets-tcp4[]] PASSED*"])
+    beside.stdout.fnmatch_lines(["spec/blocking.yaml::*waits-for-peer[[]sockets-tcp4[]] PASSED*"])
+    alone = pytester.runpytest_subprocess("--impl=sockets", "--spec-only", "-v")
+    assert alone.ret == pytest.ExitCode.OK
+    alone.stdout.fnmatch_lines(["sockspec corpus: not run (--spec-only); your spec files: course/recv.yaml"])
+    assert "spec/blocking.yaml::" not in alone.stdout.str()
+    available = [family for family in Family if unavailable(family) is None]
+    assert alone.parseoutcomes()["passed"] == len(available)
