@@ -64,17 +64,22 @@ def _reason(item: ItemRecord) -> str:
     return item.reason or "failed"
 
 
+def _tested(items: Iterable[ItemRecord]) -> list[tuple[str, str, Family]]:
+    """(behaviour, impl, family) of every item that tested its behaviour."""
+    return [(item.id, item.impl, Family(item.family)) for item in items if item.outcome in TESTED]
+
+
 def unrun_entries(previous: Baseline, items: Iterable[ItemRecord]) -> list[Entry]:
     """The entries of the baseline in force that no item of this run tested (deselected with -k
     or -m, another impl, not applicable): a fresh baseline keeps them as they are."""
-    ran = [(item.id, item.impl, Family(item.family)) for item in items if item.outcome in TESTED]
+    ran = _tested(items)
     return [entry for entry in previous.entries if not any(entry.matches(*key) for key in ran)]
 
 
 def unused_entries(previous: Baseline, items: Iterable[ItemRecord]) -> list[Entry]:
     """Entries for a behaviour that ran which matched none of its items (a misspelt impl or family,
     or a family that does not apply): the gate ignores them, the user should hear of them."""
-    ran = [(item.id, item.impl, Family(item.family)) for item in items if item.outcome in TESTED]
+    ran = _tested(items)
     ids = {behaviour for behaviour, _impl, _family in ran}
     return [
         entry for entry in previous.entries if entry.id in ids and not any(entry.matches(*key) for key in ran)

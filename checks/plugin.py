@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,7 @@ class State:
     strict: bool = False
     baseline: baselines.Baseline | None = None
     ids: dict[str, str] = field(default_factory=dict)
+    files: list[tuple[Path, str]] = field(default_factory=list)
     records: list[ItemRecord] = field(default_factory=list)
     started: float = field(default_factory=time.time)
     servers: ServerSession = field(default_factory=lambda: ServerSession(Path.cwd()))
@@ -208,7 +209,7 @@ def pytest_configure(config: pytest.Config) -> None:
         servers=ServerSession(config.invocation_params.dir),
     )
     config.stash[STATE] = state
-    _corpus_files(config)  # a --spec path that is not there is a usage error before anything runs
+    state.files = _corpus_files(config)  # a --spec path that is not there: a usage error, now
     if not hasattr(config, "workerinput"):
         # With pytest-xdist the controller records and reports; the workers only run items.
         config.pluginmanager.register(Recorder(state, config, _outputs(config)), "sockspec-recorder")
@@ -287,7 +288,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     state = config.stash.get(STATE, None)
     if state is None:
         return []
-    extra = [shown for path, shown in _corpus_files(config) if path.parent != CORPUS]
+    extra = [shown for path, shown in state.files if path.parent != CORPUS]
     corpus = "not run (--spec-only)" if config.getoption("--spec-only") else str(CORPUS)
     baseline = state.baseline.file if state.baseline is not None else "none"
     return [
@@ -445,6 +446,8 @@ class BehaviourItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         state = self.config.stash[STATE]
         if isinstance(excinfo.value, ConformanceFailure):
+            if self.detail is not None and self.detail.get("text"):
+                return self.detail["text"]  # rendered once, when the item ran
             return self._failure_text(state, excinfo.value.verdict)
         if isinstance(excinfo.value, UnexpectedPass):
             entry = excinfo.value.entry
@@ -501,7 +504,7 @@ def pytest_collection_modifyitems(
     if state is None:
         return
     collected: list[pytest.Item] = []
-    for path, shown in _corpus_files(config):
+    for path, shown in state.files:
         node = SpecFileNode.from_parent(session, path=path, nodeid=shown)
         node.ihook.pytest_collectstart(collector=node)
         collect_report = node.ihook.pytest_make_collect_report(collector=node)
@@ -586,7 +589,7 @@ class Recorder:
     def run_record(self) -> record.RunRecord:
         items = tuple(self.state.records)
         timing = self.state.timing
-        files = _corpus_files(self.config)
+        files = self.state.files
         return record.RunRecord(
             format=record.FORMAT,
             started=datetime.datetime.fromtimestamp(self.state.started, datetime.UTC).isoformat(),
@@ -600,10 +603,7 @@ class Recorder:
             timing=record.TimingRecord(timing.tolerance, timing.step_limit, timing.item_limit),
             strict=self.state.strict,
             baseline=self.state.baseline.file if self.state.baseline is not None else None,
-            servers=results.servers(
-                items,
-                {impl.name: impl.server.model for impl in self.state.impls if impl.server is not None},
-            ),
+            servers=self._servers(items),
             items=items,
             counts=record.counts(items),
             stopped=self.stopped,
@@ -682,8 +682,9 @@ class Recorder:
         models observed come from the items' records instead."""
         if self.state.servers.servers:
             return self.state.servers.summary_lines()
-        servers = results.servers(
-            self.state.records,
-            {impl.name: impl.server.model for impl in self.state.impls if impl.server is not None},
-        )
+        servers = self._servers(self.state.records)
         return [line for server in servers for line in reports.render_server(server)]
+
+    def _servers(self, items: Sequence[ItemRecord]) -> tuple[record.ServerRecord, ...]:
+        declared = {impl.name: impl.server.model for impl in self.state.impls if impl.server is not None}
+        return results.servers(items, declared)

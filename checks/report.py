@@ -68,7 +68,7 @@ def render_server(server: ServerRecord) -> list[str]:
     """A server's model lines from its record: what it declares, what was observed, the evidence."""
     said = f"declared {server.declared}" if server.declared is not None else "no model declared"
     if server.observed is None:
-        return [f"{server.impl}: observed model: not observed ({said})"]
+        return [f"{server.impl}: observed model: not observed (no behaviour observing it ran); {said}"]
     if server.matches is not None:
         said += ": matches" if server.matches else ": does NOT match"
     return [

@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from checks.model import Behaviour, Family
-from checks.report import render_failure
+from checks.record import ServerRecord
+from checks.report import render_failure, render_server
+from checks.results import observed_model
 from checks.runner import Verdict
 from checks.servers.config import DeclaredModel
 from checks.servers.infer import Inference, check_declared
@@ -49,12 +51,6 @@ def model_lines(
     said = f"declared {declared.value}" if declared is not None else "no model declared"
     if not observable:
         return [f"{impl}: observed model: not observable (sockspec did not start this server); {said}"]
-    if inference is None:
-        return [f"{impl}: observed model: not observed (no behaviour observing it ran); {said}"]
-    if declared is not None:
-        said += ": matches" if not check_declared(declared, inference) else ": does NOT match"
-    return [
-        f"{impl}: observed model: {inference.title()} ({said})",
-        f"{impl}:   because {inference.reason}",
-        *(f"{impl}:   {line}" for line in inference.evidence.lines()),
-    ]
+    matches = None if declared is None or inference is None else not check_declared(declared, inference)
+    observed = observed_model(inference) if inference is not None else None
+    return render_server(ServerRecord(impl, declared.value if declared else None, observed, matches))
