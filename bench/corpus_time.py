@@ -1,6 +1,6 @@
 """Benchmark: how long the corpus takes per implementation, and where the time goes.
 
-Prints figures; asserts nothing (timed checks belong in specs, with bounds).
+Prints figures; asserts nothing (timed sockspec belong in specs, with bounds).
 Usage: python bench/corpus_time.py [--impl NAME ...] [--runs N] [--top K]
 Each behaviour runs over each family it lists, in-process through the runner,
 exactly as the plugin runs it, with a fresh driver per run.
@@ -14,11 +14,11 @@ import statistics
 import time
 from pathlib import Path
 
-from checks.connections import unavailable
-from checks.loader import load_file
-from checks.registry import REFERENCE_IMPLS, resolve
-from checks.runner import run_behaviour
-from checks.timing import Timing
+from sockspec.driving.connections import unavailable
+from sockspec.driving.runner import run_behaviour
+from sockspec.language.loader import load_file
+from sockspec.language.timing import Timing
+from sockspec.plugin.registry import REFERENCE_IMPLS, resolve
 
 SPEC = Path(__file__).resolve().parent.parent / "spec"
 

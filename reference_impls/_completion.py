@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from checks.drivers import Completion
+from sockspec.driving.drivers import Completion
 
 
 class Handle(Completion):

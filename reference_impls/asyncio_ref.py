@@ -44,9 +44,9 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from checks.drivers import CompletionDriver
-from checks.model import Model
-from reference_impls._completion import Handle, Parking
+from sockspec.driving.drivers import CompletionDriver
+from sockspec.language.model import Model
+from sockspec.reference_impls._completion import Handle, Parking
 
 #: How long pause() and release() wait for the loop's thread.
 THREAD_LIMIT = 5.0

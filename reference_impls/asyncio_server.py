@@ -8,7 +8,7 @@ readiness loop: that is what sockspec observes, one thread waiting in
 epoll_wait. writer.drain() is the backpressure: it waits while the client is
 not reading, so the echo never piles up without bound.
 
-    python -m reference_impls.asyncio_server --port 9000
+    python -m sockspec.reference_impls.asyncio_server --port 9000
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import argparse
 import asyncio
 import contextlib
 
-from reference_impls._cli import BACKLOG, run
+from sockspec.reference_impls._cli import BACKLOG, run
 
 CHUNK = 65536
 

@@ -6,7 +6,7 @@ parent goes straight back to accept. Children that exit are reaped by the
 kernel (SIGCHLD is ignored), so none is left a zombie. sockspec observes the
 process tree grow by one process per client (process-per-client).
 
-    python -m reference_impls.forking_server --port 9000
+    python -m sockspec.reference_impls.forking_server --port 9000
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import os
 import signal
 import socket
 
-from reference_impls._cli import BACKLOG, run
+from sockspec.reference_impls._cli import BACKLOG, run
 
 CHUNK = 65536
 

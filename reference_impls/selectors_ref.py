@@ -53,9 +53,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-from checks.drivers import ReadinessDriver
-from checks.model import Model
-from reference_impls.sockets_ref import SocketsDriver
+from sockspec.driving.drivers import ReadinessDriver
+from sockspec.language.model import Model
+from sockspec.reference_impls.sockets_ref import SocketsDriver
 
 
 @dataclass(frozen=True)

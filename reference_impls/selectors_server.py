@@ -10,7 +10,7 @@ client until the buffer drains below LOW_WATER: backpressure, so a client that
 does not read costs bounded memory and stalls no one else. sockspec observes
 one thread waiting in epoll_wait however many clients there are.
 
-    python -m reference_impls.selectors_server --port 9000
+    python -m sockspec.reference_impls.selectors_server --port 9000
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import selectors
 import socket
 from dataclasses import dataclass, field
 
-from reference_impls._cli import BACKLOG, run
+from sockspec.reference_impls._cli import BACKLOG, run
 
 CHUNK = 65536
 HIGH_WATER = 256 * 1024  # stop reading a client whose echo waits beyond this

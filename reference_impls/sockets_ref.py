@@ -12,8 +12,8 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from checks.drivers import SocketDriver
-from checks.model import Model
+from sockspec.driving.drivers import SocketDriver
+from sockspec.language.model import Model
 
 
 class SocketsDriver(SocketDriver):

@@ -8,7 +8,7 @@ and no other. The cost is the one the tutorial names: the number of threads
 grows with the number of clients, which is exactly what sockspec observes
 (thread-per-client: one thread waiting in accept, one in recvfrom per client).
 
-    python -m reference_impls.threads_server --port 9000
+    python -m sockspec.reference_impls.threads_server --port 9000
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import argparse
 import socket
 import threading
 
-from reference_impls._cli import BACKLOG, run
+from sockspec.reference_impls._cli import BACKLOG, run
 
 CHUNK = 65536
 

@@ -37,10 +37,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import trio
-
-from checks.drivers import CompletionDriver
-from checks.model import Model
-from reference_impls._completion import Handle, Parking
+from sockspec.driving.drivers import CompletionDriver
+from sockspec.language.model import Model
+from sockspec.reference_impls._completion import Handle, Parking
 
 #: How long start-up, pause() and release() wait for trio's thread.
 THREAD_LIMIT = 5.0

@@ -5,7 +5,7 @@ on Linux. Each client gets a task in serve_tcp's nursery; send_all waits while
 the client is not reading (backpressure), and a client's reset ends only its
 own task. sockspec observes one thread waiting in epoll_wait.
 
-    python -m reference_impls.trio_server --port 9000
+    python -m sockspec.reference_impls.trio_server --port 9000
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ import argparse
 from functools import partial
 
 import trio
-
-from reference_impls._cli import BACKLOG, run
+from sockspec.reference_impls._cli import BACKLOG, run
 
 
 async def serve_client(stream: trio.SocketStream) -> None:

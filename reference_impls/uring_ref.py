@@ -4,7 +4,7 @@ What it is: true kernel completion on Linux. A RECV handed to the ring is
 performed by the kernel itself when bytes arrive: they leave the socket buffer
 and the completion (CQE) is posted to the ring even while the application's
 thread is doing something else, or nothing (declared as 'kernel_completion').
-No event loop, no epoll: raw io_uring system calls through reference_impls._uring
+No event loop, no epoll: raw io_uring system calls through sockspec.reference_impls._uring
 (ctypes). At start-up the driver probes the kernel; where io_uring is refused
 (ENOSYS, EPERM, kernel.io_uring_disabled, a seccomp filter) its behaviours are
 not applicable, with that reason.
@@ -41,10 +41,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from checks.drivers import CompletionDriver
-from checks.model import Model
-from reference_impls._completion import Handle
-from reference_impls._uring import Op, Ring, sockaddr, unavailable
+from sockspec.driving.drivers import CompletionDriver
+from sockspec.language.model import Model
+from sockspec.reference_impls._completion import Handle
+from sockspec.reference_impls._uring import Op, Ring, sockaddr, unavailable
 
 #: How long start-up, pause() and release() wait for the ring thread.
 THREAD_LIMIT = 5.0

@@ -20,7 +20,7 @@ import socket
 import time
 from typing import Any, ClassVar
 
-from reference_impls.sockets_ref import SocketsDriver
+from sockspec.reference_impls.sockets_ref import SocketsDriver
 
 # How long a faulty connect waits for the handshake: bounded, and woken early by a shutdown.
 CONNECT_WAIT = 5.0

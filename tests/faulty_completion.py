@@ -24,10 +24,10 @@ import threading
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from checks.drivers import CompletionDriver
-from checks.model import Model
-from reference_impls._completion import Handle
-from reference_impls.asyncio_ref import AsyncioDriver, AsyncioStreamsDriver
+from sockspec.driving.drivers import CompletionDriver
+from sockspec.language.model import Model
+from sockspec.reference_impls._completion import Handle
+from sockspec.reference_impls.asyncio_ref import AsyncioDriver, AsyncioStreamsDriver
 
 THREAD_LIMIT = 5.0
 

@@ -2,7 +2,7 @@
 
 Rules of this module:
 - each faulty driver is a small subclass of a reference readiness driver
-  (reference_impls.selectors_ref) that breaks one rule the way a real
+  (sockspec.reference_impls.selectors_ref) that breaks one rule the way a real
   implementation might get it wrong; its docstring says the defect in one line;
 - a defect in a mechanism's table of bits is written as a changed table, the
   way such a bug looks in real code;
@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import ClassVar
 
-from reference_impls.selectors_ref import EPOLL, SELECT_READ, SELECT_WRITE, EpollDriver, SelectDriver
+from sockspec.reference_impls.selectors_ref import EPOLL, SELECT_READ, SELECT_WRITE, EpollDriver, SelectDriver
 
 #: select(2)'s fd_set holds descriptors below this.
 FD_SETSIZE = 1024

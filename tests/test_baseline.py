@@ -5,10 +5,9 @@ from __future__ import annotations
 import itertools
 
 import pytest
-
-from checks import baseline, gate
-from checks.model import Family, Level
-from checks.record import GATE_FAILS, FailureRecord, ItemRecord, Outcome
+from sockspec.language.model import Family, Level
+from sockspec.reports import baseline, gate
+from sockspec.reports.record import GATE_FAILS, FailureRecord, ItemRecord, Outcome
 
 TEXT = """\
 known_failures:

@@ -1,7 +1,7 @@
 """The corpus linter: house rules for every behaviour in spec/*.yaml.
 
 Rules of this file:
-- every spec file is loaded with checks.loader.load_file, by the name it has in
+- every spec file is loaded with sockspec.language.loader.load_file, by the name it has in
   node ids (spec/<file>.yaml), so a failure names the id and file:line;
 - ids are unique across files and start with their model's name and a dot;
 - a rule is one or two sentences in the present tense ending with a period;
@@ -17,9 +17,8 @@ import re
 from pathlib import Path
 
 import pytest
-
-from checks.loader import SpecError, check_unique_ids, load_file
-from checks.model import Behaviour, SpecFile
+from sockspec.language.loader import SpecError, check_unique_ids, load_file
+from sockspec.language.model import Behaviour, SpecFile
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_FILES = sorted((ROOT / "spec").glob("*.yaml"))

@@ -3,7 +3,7 @@
 Rules of this file:
 - every run is a pytest subprocess in a fresh pytester folder (outside the
   clone), as a pipeline runs sockspec, and is judged by its exit status and its
-  output; the run's JSON report is validated against checks/report.schema.json;
+  output; the run's JSON report is validated against sockspec/report.schema.json;
 - the implementations that fail are real: a user driver written into that
   folder, and a faulty server from tests/faulty_servers/ named in its
   pyproject.toml; the ones that pass are reference impls;
@@ -19,8 +19,8 @@ from typing import Any
 
 import jsonschema
 import pytest
+from sockspec.reports import jsonreport
 
-from checks import jsonreport
 from tests.server_runs import new_mark, pyproject
 from tests.test_plugin import DRIVERS  # Broken: recv returns b'' at once instead of waiting
 
@@ -120,7 +120,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Mapping
 
-from reference_impls.selectors_ref import PollDriver
+from sockspec.reference_impls.selectors_ref import PollDriver
 
 
 class Lazy(PollDriver):
@@ -215,7 +215,7 @@ def test_the_gate_over_a_student_server_follows_its_baseline(pytester: pytest.Py
     ungated.stdout.fnmatch_lines(["FAIL  student  server * 1 passed * 1 failed *"])
 
     fixed = pyproject(
-        "student", [sys.executable, "-m", "reference_impls.threads_server", "--port", "{port}"], mark
+        "student", [sys.executable, "-m", "sockspec.reference_impls.threads_server", "--port", "{port}"], mark
     )
     pytester.makepyprojecttoml(fixed)
     unexpected = run(pytester, *selected, "--sockspec-baseline=known.yaml")

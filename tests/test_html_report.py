@@ -30,9 +30,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-
-from checks.htmlreport import render, waits
-from checks.record import (
+from sockspec.reports.html import render, waits
+from sockspec.reports.record import (
     FORMAT,
     CorpusRecord,
     EventRecord,
@@ -47,6 +46,7 @@ from checks.record import (
     counts,
     gate,
 )
+
 from tests.faulty import PollingRecv
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -33,11 +33,10 @@ from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
-
-from checks.connections import unavailable
-from checks.corpus import digest
-from checks.loader import load_file
-from checks.model import Family, Model
+from sockspec.driving.connections import unavailable
+from sockspec.language.corpus import digest
+from sockspec.language.loader import load_file
+from sockspec.language.model import Family, Model
 
 pytestmark = pytest.mark.install
 
@@ -180,17 +179,17 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
 
 def test_the_venv_imports_sockspec_from_site_packages(installed: Installed, tmp_path: Path) -> None:
     script = (
-        "import json, checks, checks.corpus as c; "
-        "print(json.dumps({'checks': checks.__file__, 'corpus': str(c.CORPUS), 'schema': str(c.SCHEMA), "
+        "import json, sockspec, sockspec.language.corpus as c; "
+        "print(json.dumps({'sockspec': sockspec.__file__, 'corpus': str(c.CORPUS), 'schema': str(c.SCHEMA), "
         "'version': c.version(), 'files': sorted(p.name for p in c.CORPUS.iterdir()), "
         "'digest': c.digest(sorted(c.CORPUS.glob('*.yaml')))}))"
     )
     seen = json.loads(installed.run(["python", "-c", script], tmp_path))
     site = installed.site_packages
     assert site.is_relative_to(installed.venv)
-    assert Path(seen["checks"]) == site / "checks" / "__init__.py"
-    assert Path(seen["corpus"]) == site / "checks" / "corpus_files"
-    assert Path(seen["schema"]) == site / "checks" / "corpus_files" / "schema.json"
+    assert Path(seen["sockspec"]) == site / "sockspec" / "__init__.py"
+    assert Path(seen["corpus"]) == site / "sockspec" / "corpus_files"
+    assert Path(seen["schema"]) == site / "sockspec" / "corpus_files" / "schema.json"
     assert seen["version"] == PYPROJECT["project"]["version"]
     clone = sorted((ROOT / "spec").glob("*.yaml"))
     assert {path.name for path in clone} | {"schema.json", "README.md"} <= set(seen["files"])
@@ -213,7 +212,7 @@ def test_a_user_spec_runs_beside_the_corpus(installed: Installed, tmp_path: Path
     (tmp_path / "mine" / "extra.yaml").write_text(USER_SPEC, encoding="utf-8")
     command = ["pytest", "--impl=asyncio", "-v", "-p", "no:cacheprovider", "--spec", "mine"]
     text = installed.run([*command, "-k", f"{USER_ID} or {CORPUS_ID}"], tmp_path)
-    assert f"sockspec corpus: {installed.site_packages / 'checks' / 'corpus_files'}" in text
+    assert f"sockspec corpus: {installed.site_packages / 'sockspec' / 'corpus_files'}" in text
     for family in FAMILIES:
         assert f"mine/extra.yaml::{USER_ID}[asyncio-{family}] PASSED" in text
         assert f"spec/completion.yaml::{CORPUS_ID}[asyncio-{family}] PASSED" in text

@@ -1,4 +1,4 @@
-"""Unit tests of checks.judge, checks.errorkinds and checks.timing: values in, verdicts out.
+"""Unit tests of the judge, the error kinds and the timing: values in, verdicts out.
 
 Rules of this file:
 - outcomes and expectations are made by hand; no socket, no thread, no clock;
@@ -13,12 +13,11 @@ import errno
 import json
 
 import pytest
-
-from checks.errorkinds import KINDS, classify
-from checks.judge import Outcome, describe, judge
-from checks.loader import SCHEMA_PATH
-from checks.model import Expectation, Range
-from checks.timing import Timing, format_duration, parse_duration
+from sockspec.judging.judge import Outcome, describe, judge
+from sockspec.language.errorkinds import KINDS, classify
+from sockspec.language.loader import SCHEMA_PATH
+from sockspec.language.model import Expectation, Range
+from sockspec.language.timing import Timing, format_duration, parse_duration
 
 TIMING = Timing(tolerance=0.25)
 NOBODY: dict[str, float] = {}

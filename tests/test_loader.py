@@ -1,9 +1,9 @@
-"""Unit tests of checks.loader: spec text in, frozen model values or exact messages out.
+"""Unit tests of sockspec.language.loader: spec text in, frozen model values or exact messages out.
 
 Rules of this file:
 - every spec is a small YAML string written here; nothing is read from spec/
   except the JSON schema itself;
-- a valid spec is checked value by value against checks.model;
+- a valid spec is checked value by value against sockspec.language.model;
 - a bad spec is checked against the exact message a spec author reads
   (str(SpecError), or the file, line, field and message of its one problem);
   the lists a message enumerates (operations, fields, error kinds) are read
@@ -18,9 +18,8 @@ import textwrap
 
 import jsonschema
 import pytest
-
-from checks.loader import SCHEMA_PATH, Problem, SpecError, check_unique_ids, load_text
-from checks.model import (
+from sockspec.language.loader import SCHEMA_PATH, Problem, SpecError, check_unique_ids, load_text
+from sockspec.language.model import (
     Await,
     Call,
     Check,

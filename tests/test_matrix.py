@@ -17,13 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from checks.connections import unavailable
-from checks.drivers import Driver
-from checks.loader import load_file
-from checks.model import Behaviour, Family, Model
-from checks.runner import run_behaviour
-from checks.timing import Timing
+from sockspec.driving.connections import unavailable
+from sockspec.driving.drivers import Driver
+from sockspec.driving.runner import run_behaviour
+from sockspec.language.loader import load_file
+from sockspec.language.model import Behaviour, Family, Model
+from sockspec.language.timing import Timing
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMING = Timing(tolerance=0.25, step_limit=1.0, item_limit=8.0)

@@ -4,12 +4,12 @@ Rules of this file:
 - every test runs pytest in a fresh pytester directory, where the plugin is
   active through its installed pytest11 entry point (this file never registers it);
 - every run is a subprocess (runpytest_subprocess): an in-process run shares
-  sys.modules and checks' module caches with this process (pytest then warns
-  that `checks` cannot be rewritten), which is not how a user runs sockspec;
+  sys.modules and sockspec' module caches with this process (pytest then warns
+  that `sockspec` cannot be rewritten), which is not how a user runs sockspec;
 - a user's driver is a module written into that directory and named with
   --impl=module:Class, as a user would;
 - expectations about the corpus (which items exist, which model they belong to)
-  are computed with checks.loader from spec/*.yaml, not written out by hand;
+  are computed with sockspec.language.loader from spec/*.yaml, not written out by hand;
 - runs stay small: each selects a few items with -k or -m, or only collects;
 - a message for a person is never a Python traceback.
 """
@@ -24,12 +24,11 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-
-from checks.connections import unavailable
-from checks.loader import load_file
-from checks.model import Behaviour, Family, Model
-from checks.registry import known_names
-from reference_impls.sockets_ref import SocketsDriver
+from sockspec.driving.connections import unavailable
+from sockspec.language.loader import load_file
+from sockspec.language.model import Behaviour, Family, Model
+from sockspec.plugin.registry import known_names
+from sockspec.reference_impls.sockets_ref import SocketsDriver
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS: list[tuple[str, Behaviour]] = [
@@ -45,8 +44,8 @@ from __future__ import annotations
 
 import socket
 
-from checks.model import Model
-from reference_impls.sockets_ref import SocketsDriver
+from sockspec.language.model import Model
+from sockspec.reference_impls.sockets_ref import SocketsDriver
 
 
 class Broken(SocketsDriver):

@@ -12,15 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from checks.connections import unavailable
-from checks.drivers import Driver
-from checks.loader import load_file
-from checks.model import Behaviour, Family, Model
-from checks.registry import REFERENCE_IMPLS, REFERENCE_SERVERS, resolve
-from checks.report import render_failure
-from checks.runner import run_behaviour
-from checks.timing import Timing
+from sockspec.driving.connections import unavailable
+from sockspec.driving.drivers import Driver
+from sockspec.driving.runner import run_behaviour
+from sockspec.language.loader import load_file
+from sockspec.language.model import Behaviour, Family, Model
+from sockspec.language.timing import Timing
+from sockspec.plugin.registry import REFERENCE_IMPLS, REFERENCE_SERVERS, resolve
+from sockspec.reports.terminal import render_failure
 
 SPEC = Path(__file__).resolve().parent.parent / "spec"
 BEHAVIOURS = [

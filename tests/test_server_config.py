@@ -12,9 +12,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from checks.registry import REFERENCE_SERVERS, known_names, resolve
-from checks.servers.config import (
+from sockspec.plugin.registry import REFERENCE_SERVERS, known_names, resolve
+from sockspec.servers.config import (
     ConfigError,
     DeclaredModel,
     ServerSpec,

@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sockspec.language.loader import load_file
 
-from checks.loader import load_file
 from tests.faulty_servers import FAULTY_SERVERS, FaultyServer
 from tests.server_runs import Case, Run, Runs, new_mark, pyproject
 
@@ -36,27 +36,27 @@ WORKERS = 2
 # name -> (command, declared model, the observed model the summary names)
 REFERENCES: dict[str, tuple[tuple[str, ...], str, str]] = {
     "threads": (
-        (sys.executable, "-m", "reference_impls.threads_server", "--port", "{port}"),
+        (sys.executable, "-m", "sockspec.reference_impls.threads_server", "--port", "{port}"),
         "threads",
         "thread-per-client",
     ),
     "selectors": (
-        (sys.executable, "-m", "reference_impls.selectors_server", "--port", "{port}"),
+        (sys.executable, "-m", "sockspec.reference_impls.selectors_server", "--port", "{port}"),
         "readiness",
         "single-thread readiness loop",
     ),
     "asyncio": (
-        (sys.executable, "-m", "reference_impls.asyncio_server", "--port", "{port}"),
+        (sys.executable, "-m", "sockspec.reference_impls.asyncio_server", "--port", "{port}"),
         "readiness",
         "single-thread readiness loop",
     ),
     "trio": (
-        (sys.executable, "-m", "reference_impls.trio_server", "--port", "{port}"),
+        (sys.executable, "-m", "sockspec.reference_impls.trio_server", "--port", "{port}"),
         "readiness",
         "single-thread readiness loop",
     ),
     "forking": (
-        (sys.executable, "-m", "reference_impls.forking_server", "--port", "{port}"),
+        (sys.executable, "-m", "sockspec.reference_impls.forking_server", "--port", "{port}"),
         "processes",
         "process-per-client",
     ),
@@ -65,7 +65,7 @@ REFERENCES: dict[str, tuple[tuple[str, ...], str, str]] = {
         (
             "sh",
             "-c",
-            f'"{sys.executable}" -m reference_impls.selectors_server --port "$0"; exit $?',
+            f'"{sys.executable}" -m sockspec.reference_impls.selectors_server --port "$0"; exit $?',
             "{port}",
         ),
         "readiness",
@@ -75,7 +75,7 @@ REFERENCES: dict[str, tuple[tuple[str, ...], str, str]] = {
 # The threads reference declaring a model it does not have.
 WRONG_MODEL = FaultyServer(
     "wrong_model",
-    (sys.executable, "-m", "reference_impls.threads_server", "--port", "{port}"),
+    (sys.executable, "-m", "sockspec.reference_impls.threads_server", "--port", "{port}"),
     breaks={DECLARED: ("expected the declared model readiness", "observed thread-per-client")},
     model="thread-per-client",
     declares="readiness",

@@ -14,9 +14,17 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from checks.loader import SCHEMA_PATH, SpecError, load_file, load_text
-from checks.model import Client, Expectation, Family, Model, Observe, ObserveExpectation, Origin, Payload
+from sockspec.language.loader import SCHEMA_PATH, SpecError, load_file, load_text
+from sockspec.language.model import (
+    Client,
+    Expectation,
+    Family,
+    Model,
+    Observe,
+    ObserveExpectation,
+    Origin,
+    Payload,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTIONS = ", ".join(

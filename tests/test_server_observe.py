@@ -20,11 +20,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-from checks.servers import observe
-from checks.servers.config import DeclaredModel
-from checks.servers.infer import Evidence, Observed, check_declared, infer
-from checks.servers.observe import Parked, Snapshot, Stat, Wait, parse_stat, parse_syscall
+from sockspec.servers import observe
+from sockspec.servers.config import DeclaredModel
+from sockspec.servers.infer import Evidence, Observed, check_declared, infer
+from sockspec.servers.observe import Parked, Snapshot, Stat, Wait, parse_stat, parse_syscall
 
 STAT = (
     "4242 (python3 (my) server) S 4200 4242 4242 34816 4242 4194560 1195 0 0 0 "

@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 import pytest
+from sockspec.servers.config import ServerSpec
+from sockspec.servers.process import ServerProcess
 
-from checks.servers.config import ServerSpec
-from checks.servers.process import ServerProcess
 from tests.server_runs import MARK, marked_processes, new_mark, pyproject, subprocess_env
 
 FAULTY = Path(__file__).resolve().parent / "faulty_servers"
@@ -146,7 +146,7 @@ def test_server_given_by_address_runs_what_needs_no_proc(pytester: pytest.Pytest
     spec = ServerSpec(
         name="mine",
         origin="test",
-        command=(PY, "-m", "reference_impls.selectors_server", "--port", "{port}"),
+        command=(PY, "-m", "sockspec.reference_impls.selectors_server", "--port", "{port}"),
         env=((MARK, mark),),
     )
     server = ServerProcess(spec, pytester.path)
@@ -174,7 +174,7 @@ def test_server_given_by_address_runs_what_needs_no_proc(pytester: pytest.Pytest
 
 def test_ad_hoc_command_is_started_and_checked(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess(
-        f"--impl=cmd:{PY} -m reference_impls.threads_server --port {{port}}",
+        f"--impl=cmd:{PY} -m sockspec.reference_impls.threads_server --port {{port}}",
         "-k",
         "echo.small or idle-cpu",
         "-p",
@@ -195,7 +195,7 @@ def test_reference_name_is_a_driver_and_a_server(pytester: pytest.Pytester) -> N
 
 def test_server_behaviour_does_not_apply_to_a_driver(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess(
-        "--impl=reference_impls.sockets_ref:SocketsDriver",
+        "--impl=sockspec.reference_impls.sockets_ref:SocketsDriver",
         "-k",
         "echo.small",
         "-rs",
@@ -205,14 +205,14 @@ def test_server_behaviour_does_not_apply_to_a_driver(pytester: pytest.Pytester) 
     result.assert_outcomes(skipped=1, deselected=217)
     result.stdout.fnmatch_lines(
         [
-            "SKIPPED [[]1[]] *server.yaml: reference_impls.sockets_ref:SocketsDriver is a driver, "
+            "SKIPPED [[]1[]] *server.yaml: sockspec.reference_impls.sockets_ref:SocketsDriver is a driver, "
             "not a server: server behaviours connect to a server process *"
         ]
     )
 
 
 def test_driver_behaviour_does_not_apply_to_a_server(pytester: pytest.Pytester) -> None:
-    configure(pytester, "mine", [PY, "-m", "reference_impls.threads_server", "--port", "{port}"])
+    configure(pytester, "mine", [PY, "-m", "sockspec.reference_impls.threads_server", "--port", "{port}"])
     result = pytester.runpytest_subprocess(
         "--impl=mine", "-k", "blocking.recv.waits-for-peer and tcp4", "-rs", "-p", "no:cacheprovider"
     )

@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
+from sockspec.servers.config import ServerSpec
+from sockspec.servers.process import ServerProcess, StartError, tail
 
-from checks.servers.config import ServerSpec
-from checks.servers.process import ServerProcess, StartError, tail
 from tests.server_runs import MARK, marked_processes, new_mark
 
 PY = sys.executable
@@ -141,8 +141,8 @@ CHECKER = textwrap.dedent(
     """
     import os, signal, sys, time
     from pathlib import Path
-    from checks.servers.config import ServerSpec
-    from checks.servers.process import ServerProcess
+    from sockspec.servers.config import ServerSpec
+    from sockspec.servers.process import ServerProcess
     spec = ServerSpec(name="srv", origin="test", command=(sys.executable, "-c", {listens!r}, "{{port}}"),
                       env=(({mark_name!r}, {mark!r}),))
     server = ServerProcess(spec, Path.cwd())

@@ -16,14 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from checks.loader import load_text
-from checks.model import Behaviour, Family
-from checks.report import render_failure
-from checks.servers.config import ServerSpec
-from checks.servers.live import LiveServer
-from checks.servers.runner import run_server_behaviour
-from checks.timing import Timing
+from sockspec.language.loader import load_text
+from sockspec.language.model import Behaviour, Family
+from sockspec.language.timing import Timing
+from sockspec.reports.terminal import render_failure
+from sockspec.servers.config import ServerSpec
+from sockspec.servers.live import LiveServer
+from sockspec.servers.runner import run_server_behaviour
 
 FAULTY = Path(__file__).resolve().parent / "faulty_servers"
 TIMING = Timing(step_limit=1.0, item_limit=10.0)
@@ -60,7 +59,9 @@ def server(command: list[str], tmp_path: Path) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def threads(tmp_path: Path) -> Iterator[LiveServer]:
-    yield from server([sys.executable, "-m", "reference_impls.threads_server", "--port", "{port}"], tmp_path)
+    yield from server(
+        [sys.executable, "-m", "sockspec.reference_impls.threads_server", "--port", "{port}"], tmp_path
+    )
 
 
 @pytest.fixture

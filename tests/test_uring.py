@@ -1,4 +1,4 @@
-"""The ctypes io_uring layer (reference_impls._uring) and the io_uring driver's start-up probe.
+"""The ctypes io_uring layer (sockspec.reference_impls._uring) and the io_uring driver's start-up probe.
 
 Rules of this file:
 - real rings and real loopback sockets only; every test that needs io_uring is
@@ -26,10 +26,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-from checks.loader import load_file
-from reference_impls._uring import SETUP_REFUSALS, Cqe, Op, Ring, sockaddr, unavailable
-from reference_impls.uring_ref import UringDriver
+from sockspec.language.loader import load_file
+from sockspec.reference_impls._uring import SETUP_REFUSALS, Cqe, Op, Ring, sockaddr, unavailable
+from sockspec.reference_impls.uring_ref import UringDriver
 
 REASON = unavailable()
 needs_uring = pytest.mark.skipif(REASON is not None, reason=f"io_uring unavailable: {REASON}")
@@ -307,7 +306,7 @@ def test_refused_driver_is_not_applicable_with_its_reason(pytester: pytest.Pytes
     pytester.syspathinsert()
     pytester.makepyfile(
         refused="""
-        from reference_impls.uring_ref import UringDriver
+        from sockspec.reference_impls.uring_ref import UringDriver
 
         class Refused(UringDriver):
             @classmethod

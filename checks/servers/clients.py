@@ -27,8 +27,8 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from checks.errorkinds import classify
-from checks.timing import Clock
+from sockspec.language.errorkinds import classify
+from sockspec.language.timing import Clock
 
 CHUNK = 1 << 18
 READS_PER_EVENT = 8

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from checks.timing import parse_duration
+from sockspec.language.timing import parse_duration
 
 PORT = "{port}"
 HOST = "{host}"

@@ -16,9 +16,9 @@ import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from checks.servers.config import DeclaredModel
-from checks.servers.observe import Snapshot, Wait, describe_waits
-from checks.timing import format_duration
+from sockspec.language.timing import format_duration
+from sockspec.servers.config import DeclaredModel
+from sockspec.servers.observe import Snapshot, Wait, describe_waits
 
 #: Growth per client that counts as "one per client" (some may not have started yet).
 PER_CLIENT = 0.8

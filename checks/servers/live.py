@@ -20,11 +20,11 @@ import re
 import socket
 from pathlib import Path
 
-from checks.model import Family
-from checks.servers import observe
-from checks.servers.config import DeclaredModel, ServerSpec, format_address
-from checks.servers.process import Ending, ServerProcess, StartError, describe_exit
-from checks.timing import format_duration
+from sockspec.language.model import Family
+from sockspec.language.timing import format_duration
+from sockspec.servers import observe
+from sockspec.servers.config import DeclaredModel, ServerSpec, format_address
+from sockspec.servers.process import Ending, ServerProcess, StartError, describe_exit
 
 PROBE_TIMEOUT = 2.0
 IPV6_LOOPBACK = "::1"

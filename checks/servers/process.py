@@ -36,9 +36,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from checks.servers import observe
-from checks.servers.config import ServerSpec, format_address
-from checks.timing import format_duration
+from sockspec.language.timing import format_duration
+from sockspec.servers import observe
+from sockspec.servers.config import ServerSpec, format_address
 
 POLL_INTERVAL = 0.02
 CONNECT_ATTEMPT = 0.5

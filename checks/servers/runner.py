@@ -3,7 +3,7 @@
 Rules of this module:
 - it performs no socket operation of its own: the clients are `clients.ClientPool`'s,
   the server's process tree is read through the target's `observe`; judging
-  of outcomes is `checks.judge`'s, inference of the model `infer`'s;
+  of outcomes is `sockspec.judging.judge`'s, inference of the model `infer`'s;
 - one clock stamps every event; the only sleeps are the delays a spec asks for
   (`after:`, `pause:`), an observation's window (`over:`), and the short polls
   of /proc while counts settle (a process tree has no event to wait on); every
@@ -24,17 +24,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from checks import judge as judging
-from checks.judge import Outcome
-from checks.model import Behaviour, Client, Expectation, Family, Observe, Payload, Step
-from checks.runner import Failure, Verdict
-from checks.servers import infer as inferring
-from checks.servers import observe as observing
-from checks.servers.clients import ClientError, ClientPool, View, ensure_descriptors
-from checks.servers.config import DeclaredModel
-from checks.servers.observe import Snapshot
-from checks.timing import Clock, Timing, format_duration
-from checks.trace import Trace
+from sockspec.judging import judge as judging
+from sockspec.judging.judge import Outcome
+from sockspec.judging.trace import Trace
+from sockspec.judging.verdict import Failure, Verdict
+from sockspec.language.model import Behaviour, Client, Expectation, Family, Observe, Payload, Step
+from sockspec.language.timing import Clock, Timing, format_duration
+from sockspec.servers import infer as inferring
+from sockspec.servers import observe as observing
+from sockspec.servers.clients import ClientError, ClientPool, View, ensure_descriptors
+from sockspec.servers.config import DeclaredModel
+from sockspec.servers.observe import Snapshot
 
 PER_CLIENT = b"{client}"
 SHOWN_CLIENTS = 3

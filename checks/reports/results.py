@@ -13,13 +13,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from checks import judge as judging
-from checks.model import Behaviour, Expectation
-from checks.record import EventRecord, FailureRecord, ItemRecord, ObservedModel, Outcome, ServerRecord
-from checks.runner import Verdict
-from checks.servers.config import DeclaredModel
-from checks.servers.infer import DECLARED, Inference, Observed
-from checks.trace import Trace
+from sockspec.judging import judge as judging
+from sockspec.judging.trace import Trace
+from sockspec.judging.verdict import Verdict
+from sockspec.language.model import Behaviour, Expectation
+from sockspec.reports.record import (
+    EventRecord,
+    FailureRecord,
+    ItemRecord,
+    ObservedModel,
+    Outcome,
+    ServerRecord,
+)
+from sockspec.servers.config import DeclaredModel
+from sockspec.servers.infer import DECLARED, Inference, Observed
 
 #: The user property that carries an item's Detail, and the one that carries its outcome.
 DETAIL = "sockspec_detail"

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from checks.record import RunRecord
+from sockspec.reports.record import RunRecord
 
 SCHEMA = Path(__file__).resolve().parent / "report.schema.json"
 

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from checks.model import Behaviour, Family
-from checks.servers import report as server_reports
-from checks.servers.clients import ClientError, ensure_descriptors
-from checks.servers.config import ServerSpec
-from checks.servers.infer import Inference
-from checks.servers.live import LiveServer, ServerUnavailable
-from checks.servers.runner import ServerVerdict, run_server_behaviour, total_clients
-from checks.timing import Timing
+from sockspec.language.model import Behaviour, Family
+from sockspec.language.timing import Timing
+from sockspec.reports import server_text as server_reports
+from sockspec.servers.clients import ClientError, ensure_descriptors
+from sockspec.servers.config import ServerSpec
+from sockspec.servers.infer import Inference
+from sockspec.servers.live import LiveServer, ServerUnavailable
+from sockspec.servers.runner import ServerVerdict, run_server_behaviour, total_clients
 
 
 class NotApplicable(Exception):

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from checks.model import Family, SocketOptions, Topology
+from sockspec.language.model import Family, SocketOptions, Topology
 
 _AF: dict[Family, socket.AddressFamily] = {
     Family.TCP4: socket.AF_INET,

@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from checks.record import EventRecord, ItemRecord, Outcome, RunRecord, ServerRecord, checked_nothing
+from sockspec.reports.record import EventRecord, ItemRecord, Outcome, RunRecord, ServerRecord, checked_nothing
 
 # -- tables ------------------------------------------------------------------------------------
 

@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from checks.record import GATE_FAILS, ItemRecord, Outcome, ServerRecord
+from sockspec.reports.record import GATE_FAILS, ItemRecord, Outcome, ServerRecord
 
 if TYPE_CHECKING:
-    from checks.runner import Verdict
+    from sockspec.judging.verdict import Verdict
 
 
 def render_failure(verdict: Verdict, impl: str | None = None) -> str:

@@ -1,7 +1,7 @@
 """The server step language: client and observe steps, from YAML to the frozen model.
 
 Rules of this module:
-- part of the loader (checks.loader calls it): values only, no I/O, no sockets;
+- part of the loader (sockspec.language.loader calls it): values only, no I/O, no sockets;
 - `CLIENT_ARGUMENTS` is the table of what each client action needs and
   accepts, checked the same way as the loader's CALL_ARGUMENTS;
 - `problems` returns what a schema cannot say about a server behaviour, each
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from checks.model import (
+from sockspec.language.model import (
     CLIENT_PLACEHOLDER,
     Client,
     Expectation,
@@ -27,7 +27,7 @@ from checks.model import (
     Origin,
     Step,
 )
-from checks.timing import parse_duration
+from sockspec.language.timing import parse_duration
 
 FieldPath = tuple[str | int, ...]
 

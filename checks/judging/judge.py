@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from checks.model import Expectation, Payload
-from checks.timing import Timing, format_duration
+from sockspec.language.model import Expectation, Payload
+from sockspec.language.timing import Timing, format_duration
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,10 @@ import struct
 import termios
 from collections.abc import Callable
 
-from checks.connections import Endpoints, nodelay
-from checks.drivers import SHUTDOWN_HOW
-from checks.errorkinds import classify
-from checks.model import Family, Peer
+from sockspec.driving.connections import Endpoints, nodelay
+from sockspec.driving.drivers import SHUTDOWN_HOW
+from sockspec.language.errorkinds import classify
+from sockspec.language.model import Family, Peer
 
 
 class PeerError(Exception):

@@ -23,34 +23,34 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from checks.drivers import Driver
-from checks.servers.config import DeclaredModel, ServerSpec, parse_adhoc
+from sockspec.driving.drivers import Driver
+from sockspec.servers.config import DeclaredModel, ServerSpec, parse_adhoc
 
 # name -> "module:Class" of the reference implementations, in report order.
 REFERENCE_IMPLS: dict[str, str] = {
-    "sockets": "reference_impls.sockets_ref:SocketsDriver",
-    "selectors": "reference_impls.selectors_ref:SelectorsDriver",
-    "selectors-select": "reference_impls.selectors_ref:SelectSelectorDriver",
-    "selectors-poll": "reference_impls.selectors_ref:PollSelectorDriver",
-    "selectors-epoll": "reference_impls.selectors_ref:EpollSelectorDriver",
-    "select": "reference_impls.selectors_ref:SelectDriver",
-    "poll": "reference_impls.selectors_ref:PollDriver",
-    "epoll": "reference_impls.selectors_ref:EpollDriver",
-    "asyncio": "reference_impls.asyncio_ref:AsyncioDriver",
-    "asyncio-streams": "reference_impls.asyncio_ref:AsyncioStreamsDriver",
-    "trio": "reference_impls.trio_ref:TrioDriver",
-    "io_uring": "reference_impls.uring_ref:UringDriver",
+    "sockets": "sockspec.reference_impls.sockets_ref:SocketsDriver",
+    "selectors": "sockspec.reference_impls.selectors_ref:SelectorsDriver",
+    "selectors-select": "sockspec.reference_impls.selectors_ref:SelectSelectorDriver",
+    "selectors-poll": "sockspec.reference_impls.selectors_ref:PollSelectorDriver",
+    "selectors-epoll": "sockspec.reference_impls.selectors_ref:EpollSelectorDriver",
+    "select": "sockspec.reference_impls.selectors_ref:SelectDriver",
+    "poll": "sockspec.reference_impls.selectors_ref:PollDriver",
+    "epoll": "sockspec.reference_impls.selectors_ref:EpollDriver",
+    "asyncio": "sockspec.reference_impls.asyncio_ref:AsyncioDriver",
+    "asyncio-streams": "sockspec.reference_impls.asyncio_ref:AsyncioStreamsDriver",
+    "trio": "sockspec.reference_impls.trio_ref:TrioDriver",
+    "io_uring": "sockspec.reference_impls.uring_ref:UringDriver",
 }
 ALL = "all"
 
 # name -> (module run as `python -m MODULE --port {port}`, the model it declares) of the
 # reference servers; a name in both tables is a driver and a server at once.
 REFERENCE_SERVERS: dict[str, tuple[str, str]] = {
-    "sockets": ("reference_impls.threads_server", "threads"),
-    "selectors": ("reference_impls.selectors_server", "readiness"),
-    "asyncio": ("reference_impls.asyncio_server", "readiness"),
-    "trio": ("reference_impls.trio_server", "readiness"),
-    "forking": ("reference_impls.forking_server", "processes"),
+    "sockets": ("sockspec.reference_impls.threads_server", "threads"),
+    "selectors": ("sockspec.reference_impls.selectors_server", "readiness"),
+    "asyncio": ("sockspec.reference_impls.asyncio_server", "readiness"),
+    "trio": ("sockspec.reference_impls.trio_server", "readiness"),
+    "forking": ("sockspec.reference_impls.forking_server", "processes"),
 }
 
 
@@ -128,8 +128,8 @@ def _load(name: str, target: str, search: Path | None = None) -> type[Driver]:
         raise _unknown(name, f" (module {module_name!r} has no attribute {attr!r})") from None
     if not (isinstance(factory, type) and issubclass(factory, Driver)):
         raise LookupError(
-            f"impl {name!r}: {target} is not a driver class (subclass checks.SocketDriver, "
-            "checks.ReadinessDriver or checks.CompletionDriver and declare its models)"
+            f"impl {name!r}: {target} is not a driver class (subclass sockspec.SocketDriver, "
+            "sockspec.ReadinessDriver or sockspec.CompletionDriver and declare its models)"
         )
     return factory
 

@@ -1,12 +1,12 @@
 """sockspec's pytest plugin: thin glue between pytest and the checker.
 
 Rules of this module:
-- glue only: loading, running and judging live in checks.loader / runner /
-  judge, and for servers in checks.servers (session.py answers everything the
+- glue only: loading, running and judging live in sockspec.language.loader / runner /
+  judge, and for servers in sockspec.servers (session.py answers everything the
   plugin asks about them); this file turns them into pytest items, options and
   reports;
 - public pytest API only (hooks, `from_parent`, `config.stash`); nothing else
-  in checks/ imports this module; it is registered once, by the pytest11
+  in sockspec/ imports this module; it is registered once, by the pytest11
   entry point;
 - without --impl (or the `sockspec_impls` ini setting) the plugin adds nothing
   and collects nothing: plain `pytest` runs a project's own tests;
@@ -26,24 +26,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from checks import baseline as baselines
-from checks import corpus, gate, htmlreport, jsonreport, record, results
-from checks import report as reports
-from checks.connections import unavailable
-from checks.corpus import CORPUS
-from checks.drivers import CompletionDriver, Driver, ReadinessDriver, SocketDriver
-from checks.loader import Problem, SpecError, load_file
-from checks.model import Behaviour, Family, Level, Model
-from checks.record import ItemRecord, Outcome
-from checks.registry import Impl, known_names, resolve
-from checks.runner import Verdict, run_behaviour
-from checks.servers.config import ConfigError, ServerSpec, find_pyproject, load_pyproject
-from checks.servers.live import ServerUnavailable
-from checks.servers.runner import ServerVerdict
-from checks.servers.session import NotApplicable, ServerSession
-from checks.servers.session import not_applicable as server_not_applicable
-from checks.timing import Timing, parse_duration
+from sockspec.driving.connections import unavailable
+from sockspec.driving.drivers import CompletionDriver, Driver, ReadinessDriver, SocketDriver
+from sockspec.driving.runner import run_behaviour
+from sockspec.judging.verdict import Verdict
+from sockspec.language import corpus
+from sockspec.language.corpus import CORPUS
+from sockspec.language.loader import Problem, SpecError, load_file
+from sockspec.language.model import Behaviour, Family, Level, Model
+from sockspec.language.timing import Timing, parse_duration
+from sockspec.plugin.registry import Impl, known_names, resolve
+from sockspec.plugin.session import NotApplicable, ServerSession
+from sockspec.plugin.session import not_applicable as server_not_applicable
+from sockspec.reports import baseline as baselines
+from sockspec.reports import gate, jsonreport, record, results
+from sockspec.reports import html as htmlreport
+from sockspec.reports import terminal as reports
+from sockspec.reports.record import ItemRecord, Outcome
+from sockspec.servers.config import ConfigError, ServerSpec, find_pyproject, load_pyproject
+from sockspec.servers.live import ServerUnavailable
+from sockspec.servers.runner import ServerVerdict
 
 GROUP = "sockspec"
 

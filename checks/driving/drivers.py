@@ -11,7 +11,7 @@ Rules of this module:
   timing contract; a reference driver is a faithful, thin use of one stack;
 - errors are Python's own: a driver lets OSError subclasses (BlockingIOError,
   TimeoutError, ConnectionResetError, ...) propagate unchanged; sockspec maps
-  them to portable kinds (checks.errorkinds) itself;
+  them to portable kinds (sockspec.language.errorkinds) itself;
 - a driver keeps no state between behaviours that changes results.
 """
 
@@ -22,7 +22,7 @@ import socket
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from checks.model import Model
+from sockspec.language.model import Model
 
 # Flags a spec may name, mapped to the socket module's constants.
 FLAG_VALUES: dict[str, int] = {

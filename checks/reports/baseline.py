@@ -27,8 +27,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 import yaml
-
-from checks.model import Family
+from sockspec.language.model import Family
 
 KEY = "known_failures"
 FIELDS = ("id", "impl", "family", "reason")

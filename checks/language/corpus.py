@@ -1,7 +1,7 @@
 """The spec corpus bundled with sockspec: where its files are, their digest, the release.
 
 Rules of this module:
-- the corpus is the package data of `checks.corpus_files`, which pyproject.toml
+- the corpus is the package data of `sockspec.corpus_files`, which pyproject.toml
   maps to the repository's top-level `spec/` folder: a wheel installs the files
   inside that package, an editable install reads them in the clone; both are
   found one way, through importlib.resources, never from a path relative to
@@ -22,7 +22,7 @@ from importlib import metadata, resources
 from pathlib import Path
 
 DISTRIBUTION = "sockspec"
-PACKAGE = "checks.corpus_files"
+PACKAGE = "sockspec.corpus_files"
 
 
 def _folder() -> Path:

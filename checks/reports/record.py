@@ -70,7 +70,7 @@ class ObservedModel:
     """The I/O model the checker saw a server use, why, and the evidence (one fact a line).
 
     model: its name for people, e.g. "single-thread readiness loop";
-    kind: the model it is, one of checks.servers.infer.Observed's values, e.g. "readiness loop".
+    kind: the model it is, one of sockspec.servers.infer.Observed's values, e.g. "readiness loop".
     """
 
     model: str

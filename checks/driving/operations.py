@@ -14,8 +14,8 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 
-from checks.connections import Endpoints
-from checks.drivers import (
+from sockspec.driving.connections import Endpoints
+from sockspec.driving.drivers import (
     FLAG_VALUES,
     SHUTDOWN_HOW,
     Completion,
@@ -24,8 +24,8 @@ from checks.drivers import (
     ReadinessDriver,
     SocketDriver,
 )
-from checks.model import Call
-from checks.timing import format_duration
+from sockspec.language.model import Call
+from sockspec.language.timing import format_duration
 
 
 class SpecMismatch(Exception):

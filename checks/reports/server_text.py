@@ -2,7 +2,7 @@
 
 Rules of this module:
 - text only: functions take verdicts and strings and return strings; no I/O, no pytest;
-- a server failure reads like any failure (checks.report: rule, problems,
+- a server failure reads like any failure (sockspec.reports.terminal: rule, problems,
   where, source, timeline), then says what the server is doing and shows its last
   stderr (and stdout) lines;
 - the summary names, per server, the model observed with its evidence, the
@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from checks.model import Behaviour, Family
-from checks.record import ServerRecord
-from checks.report import render_failure, render_server
-from checks.results import observed_model
-from checks.runner import Verdict
-from checks.servers.config import DeclaredModel
-from checks.servers.infer import Inference, check_declared
+from sockspec.judging.verdict import Verdict
+from sockspec.language.model import Behaviour, Family
+from sockspec.reports.record import ServerRecord
+from sockspec.reports.results import observed_model
+from sockspec.reports.terminal import render_failure, render_server
+from sockspec.servers.config import DeclaredModel
+from sockspec.servers.infer import Inference, check_declared
 
 
 def render_server_failure(verdict: Verdict, impl: str, server: str, output: Sequence[str]) -> str:

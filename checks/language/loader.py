@@ -4,7 +4,7 @@ Rules of this module:
 - YAML is loaded with PyYAML's SafeLoader only; no global patching of PyYAML;
 - every problem is a `SpecError` naming file, line and the field path, found
   before anything runs: a file with any error yields no behaviour at all;
-- the JSON Schema (spec/schema.json) checks the shape; this module adds what a
+- the JSON Schema (spec/schema.json) sockspec the shape; this module adds what a
   schema cannot say (names that must exist, arguments each operation needs,
   ids unique across the corpus);
 - no I/O beyond reading the spec files; no pytest, no sockets.
@@ -22,9 +22,9 @@ from typing import Any, cast
 
 import jsonschema
 import yaml
-
-from checks.corpus import SCHEMA
-from checks.model import (
+from sockspec.language import server_steps
+from sockspec.language.corpus import SCHEMA
+from sockspec.language.model import (
     Await,
     Behaviour,
     Call,
@@ -43,8 +43,7 @@ from checks.model import (
     Step,
     Topology,
 )
-from checks.servers import steps as server_steps
-from checks.timing import parse_duration
+from sockspec.language.timing import parse_duration
 
 SCHEMA_PATH = SCHEMA
 STEP_KINDS = ("call", "peer", "await", "check", "client", "observe")

@@ -2,10 +2,10 @@
 
 Rules of this module:
 - it performs no socket operation of its own: the implementation's side goes
-  through the driver (checks.operations), the checker's side through `peer`,
+  through the driver (sockspec.driving.operations), the checker's side through `peer`,
   sockets come from `connections`; judging is `judge`'s;
 - one clock (`timing.Clock`) stamps every event; the only sleeps are the delays
-  a spec asks for (`after:`), which are the deliberate gaps order checks need;
+  a spec asks for (`after:`), which are the deliberate gaps order sockspec need;
 - every call runs on a worker thread (a submission completes on the driver's
   own thread) and every wait is bounded by the step limit and the item limit,
   so a hung implementation gets a verdict, not a hang;
@@ -22,44 +22,29 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from checks import judge as judging
-from checks import operations, peer
-from checks.connections import Endpoints, open_endpoints
-from checks.drivers import Completion, CompletionDriver, Driver, SocketDriver
-from checks.errorkinds import classify
-from checks.judge import Outcome
-from checks.model import Await, Behaviour, Call, Check, Expectation, Family, Mode, Origin, Peer, Step
-from checks.timing import Clock, Timing, format_duration
-from checks.trace import Actor, Trace
+from sockspec.driving import operations, peer
+from sockspec.driving.connections import Endpoints, open_endpoints
+from sockspec.driving.drivers import Completion, CompletionDriver, Driver, SocketDriver
+from sockspec.judging import judge as judging
+from sockspec.judging.judge import Outcome
+from sockspec.judging.trace import Actor, Trace
+from sockspec.judging.verdict import Failure, Verdict
+from sockspec.language.errorkinds import classify
+from sockspec.language.model import (
+    Await,
+    Behaviour,
+    Call,
+    Check,
+    Expectation,
+    Family,
+    Mode,
+    Peer,
+    Step,
+)
+from sockspec.language.timing import Clock, Timing, format_duration
 
 JOIN_LIMIT = 2.0
 POLL_INTERVAL = 0.001
-
-
-@dataclass(frozen=True)
-class Failure:
-    """Why a behaviour failed: the step, what was expected, what was seen."""
-
-    step: int | None
-    origin: Origin
-    title: str
-    mismatches: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The result of one behaviour on one driver over one family."""
-
-    behaviour: Behaviour
-    driver: str
-    family: Family
-    trace: Trace
-    failure: Failure | None = None
-    notes: tuple[str, ...] = field(default=())
-
-    @property
-    def passed(self) -> bool:
-        return self.failure is None
 
 
 class _StepFailed(Exception):

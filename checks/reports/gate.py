@@ -2,7 +2,7 @@
 
 Rules of this module:
 - pure: functions of values, no I/O, no pytest;
-- one table (`OUTCOMES`) decides every item's outcome; a reader checks a case
+- one table (`OUTCOMES`) decides every item's outcome; a reader sockspec a case
   by finding its row;
 - MUST behaviours that fail fail the run; SHOULD behaviours that fail are
   warnings, and fail the run only in strict mode; a behaviour listed in the
@@ -18,9 +18,9 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable
 
-from checks.baseline import Baseline, Entry
-from checks.model import Family, Level
-from checks.record import BROKE_RULE, ItemRecord, Outcome
+from sockspec.language.model import Family, Level
+from sockspec.reports.baseline import Baseline, Entry
+from sockspec.reports.record import BROKE_RULE, ItemRecord, Outcome
 
 #: How much of the first problem a fresh baseline's reason quotes (the user writes the real reason).
 REASON_WIDTH = 90
