@@ -1,6 +1,6 @@
 """Benchmark: how long the corpus takes per implementation, and where the time goes.
 
-Prints figures; asserts nothing (timed sockspec belong in specs, with bounds).
+Prints figures; asserts nothing (timed checks belong in specs, with bounds).
 Usage: python bench/corpus_time.py [--impl NAME ...] [--runs N] [--top K]
 Each behaviour runs over each family it lists, in-process through the runner,
 exactly as the plugin runs it, with a fresh driver per run.
