@@ -16,9 +16,11 @@ from pathlib import Path
 
 from sockspec.driving.connections import unavailable
 from sockspec.driving.runner import run_behaviour
+from sockspec.judging.applicability import not_applicable
 from sockspec.language.loader import load_file
 from sockspec.language.timing import Timing
-from sockspec.plugin.registry import REFERENCE_IMPLS, resolve
+from sockspec.plugin.profiles import profile
+from sockspec.plugin.registry import REFERENCE_IMPLS, Impl, resolve
 
 SPEC = Path(__file__).resolve().parent.parent / "spec"
 
@@ -33,19 +35,24 @@ def main() -> None:
     args = parser.parse_args()
     behaviours = [b for path in sorted(SPEC.glob("*.yaml")) for b in load_file(path).behaviours]
     timing = Timing()
-    for impl in resolve(args.impl or list(REFERENCE_IMPLS)):
+    for named in resolve(args.impl or list(REFERENCE_IMPLS)):
+        if named.driver is None:
+            print(f"{named.name}: a server, not timed here (it runs over the wire)")
+            continue
+        impl = Impl(named.name, named.driver)  # its driver only: server behaviours run over the wire
+        applies = profile(impl)
         totals: list[float] = []
         per_item: dict[str, list[float]] = {}
         failures = 0
         for _run in range(args.runs):
             start = time.perf_counter()
             for behaviour in behaviours:
-                if behaviour.model not in impl.driver.models or behaviour.requires - impl.driver.capabilities:
+                if not_applicable(behaviour, applies) is not None:
                     continue
                 for family in behaviour.families:
                     if unavailable(family):
                         continue
-                    driver = impl.driver()
+                    driver = named.driver()
                     began = time.perf_counter()
                     try:
                         verdict = run_behaviour(behaviour, driver, family, timing)

@@ -16,19 +16,22 @@ Rules of this file:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
+import types
 from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 from sockspec.driving.connections import unavailable
+from sockspec.judging import applicability
 from sockspec.language.loader import load_file
 from sockspec.language.model import Behaviour, Family, Model
-from sockspec.plugin.registry import known_names
-from sockspec.reference_impls.sockets_ref import SocketsDriver
+from sockspec.plugin import profiles
+from sockspec.plugin.registry import Impl, known_names, resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS: list[tuple[str, Behaviour]] = [
@@ -36,7 +39,7 @@ CORPUS: list[tuple[str, Behaviour]] = [
     for path in sorted((ROOT / "spec").glob("*.yaml"))
     for behaviour in load_file(path, f"spec/{path.name}").behaviours
 ]
-SOCKETS_MODELS = SocketsDriver.models
+SOCKETS = profiles.profile(resolve(["sockets"])[0])
 ITEM = re.compile(r"^(spec/[a-z]+\.yaml::[a-z0-9.-]+\[[^\]]+\])(?: (PASSED|FAILED|SKIPPED|ERROR))?")
 
 DRIVERS = '''\
@@ -65,7 +68,25 @@ class BlockingOnly(SocketsDriver):
 
     name = "blocking-only"
     models = frozenset({Model.BLOCKING})
+
+
+class Refused(SocketsDriver):
+    """The reference driver on a machine that refuses what it is built on."""
+
+    name = "refused"
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        return "the kernel refuses it here"
 '''
+
+
+def user_driver(name: str) -> applicability.Profile:
+    """What applicability knows of a driver class of DRIVERS, as the plugin sees it."""
+    module = types.ModuleType("userdrivers")
+    exec(DRIVERS, module.__dict__)
+    return profiles.profile(Impl(f"userdrivers:{name}", getattr(module, name)))
+
 
 BAD_SPEC = """\
 model: blocking
@@ -99,6 +120,19 @@ def expected_ids(selected: list[tuple[str, Behaviour]], impl: str, family: Famil
     ]
 
 
+def applying(
+    selected: list[tuple[str, Behaviour]], impl: applicability.Profile
+) -> list[tuple[str, Behaviour]]:
+    """The behaviours of `selected` that apply to `impl`."""
+    return [(file, b) for file, b in selected if applicability.not_applicable(b, impl) is None]
+
+
+def not_applying(
+    selected: list[tuple[str, Behaviour]], impl: applicability.Profile
+) -> list[tuple[str, Behaviour]]:
+    return [(file, b) for file, b in selected if applicability.not_applicable(b, impl) is not None]
+
+
 CORPUS_ITEMS = expected_ids(CORPUS, "sockets")
 
 
@@ -130,22 +164,28 @@ def test_impl_module_without_the_class_is_a_usage_error(pytester: pytest.Pyteste
 def test_keyword_selects_matching_items_and_they_pass(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--impl=sockets", "-k", "recv and tcp4", "-v")
     selected = [(file, behaviour) for file, behaviour in CORPUS if "recv" in behaviour.id]
-    runnable = [(file, behaviour) for file, behaviour in selected if behaviour.model in SOCKETS_MODELS]
-    expected = expected_ids(selected, "sockets", Family.TCP4)
-    passed = len(expected_ids(runnable, "sockets", Family.TCP4))
-    assert passed
+    expected = expected_ids(applying(selected, SOCKETS), "sockets", Family.TCP4)
+    assert expected and not_applying(selected, SOCKETS), "the selection has items of both kinds"
     assert sorted(item_ids(result)) == sorted(expected)
-    result.assert_outcomes(
-        passed=passed, skipped=len(expected) - passed, deselected=len(CORPUS_ITEMS) - len(expected)
-    )
+    result.assert_outcomes(passed=len(expected), deselected=len(CORPUS_ITEMS) - len(expected))
     assert result.ret == pytest.ExitCode.OK
 
 
-def test_collect_only_lists_node_ids(pytester: pytest.Pytester) -> None:
+def test_collect_only_lists_the_items_that_apply(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--impl=sockets", "--collect-only", "-q")
     assert result.ret == pytest.ExitCode.OK
-    assert item_ids(result) == CORPUS_ITEMS
-    assert "spec/blocking.yaml::blocking.recv.waits-for-peer[sockets-tcp4]" in item_ids(result)
+    expected = expected_ids(applying(CORPUS, SOCKETS), "sockets")
+    assert item_ids(result) == expected
+    assert "spec/blocking.yaml::blocking.recv.waits-for-peer[sockets-tcp4]" in expected
+    left = len(CORPUS_ITEMS) - len(expected)
+    result.stdout.fnmatch_lines(
+        [
+            "not applicable, so deselected (not run):",
+            f"  sockets: readiness, completion ({left} items): sockets does not declare these models "
+            "(it declares: blocking, nonblocking)",
+            f"{len(expected)}/{len(CORPUS_ITEMS)} tests collected ({left} deselected) in *",
+        ]
+    )
 
 
 def test_marker_selects_one_model(pytester: pytest.Pytester) -> None:
@@ -217,20 +257,121 @@ def test_user_driver_failure_report(pytester: pytest.Pytester) -> None:
     assert "Traceback" not in output(result)
 
 
-def test_undeclared_model_is_skipped_with_the_reason(pytester: pytest.Pytester) -> None:
+def test_undeclared_model_is_deselected_and_said_once(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(userdrivers=DRIVERS)
-    result = pytester.runpytest_subprocess(
-        "--impl=userdrivers:BlockingOnly", "-k", "recv.zero-size and tcp4", "-rs"
-    )
+    result = pytester.runpytest_subprocess("--impl=userdrivers:BlockingOnly", "-k", "recv.zero-size and tcp4")
     assert result.ret == pytest.ExitCode.OK
-    result.assert_outcomes(passed=1, skipped=1, deselected=len(CORPUS_ITEMS) - 2)
-    result.stdout.fnmatch_lines(
+    result.assert_outcomes(passed=1, deselected=len(CORPUS_ITEMS) - 1)
+    result.stdout.re_match_lines([r"^spec/blocking\.yaml \. +\[100%\]$"])  # one dot, no s
+    result.stdout.re_match_lines(
         [
-            "SKIPPED [[]1[]] *nonblocking.yaml*: userdrivers:BlockingOnly does not declare the nonblocking "
-            "model (it declares: blocking)",
+            r"^pass  userdrivers:BlockingOnly  blocking +1 passed +0 failed +0 not applicable$",
+            r"^not applicable, so deselected \(not run\):$",
+            r"^  userdrivers:BlockingOnly: nonblocking \(1 item\): userdrivers:BlockingOnly does not declare "
+            r"these models \(it declares: blocking\)$",
         ]
     )
-    result.stdout.re_match_lines([r"^n/a   userdrivers:BlockingOnly  nonblocking: 1 not applicable$"])
+    assert "spec/nonblocking.yaml" not in result.stdout.str(), "a not applicable item was run"
+    assert result.stdout.str().count("does not declare") == 1
+
+
+def test_a_driver_gets_no_server_items_and_hears_why_once(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(userdrivers=DRIVERS)
+    impl = user_driver("BlockingOnly")
+    result = pytester.runpytest_subprocess("--impl=userdrivers:BlockingOnly", "--collect-only", "-q")
+    assert result.ret == pytest.ExitCode.OK
+    assert item_ids(result) == expected_ids(applying(CORPUS, impl), "userdrivers:BlockingOnly")
+    assert all("::blocking." in node_id for node_id in item_ids(result))
+    servers = len(expected_ids([(file, b) for file, b in CORPUS if b.model is Model.SERVER], "x"))
+    others = len(
+        expected_ids([(f, b) for f, b in not_applying(CORPUS, impl) if b.model is not Model.SERVER], "x")
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "not applicable, so deselected (not run):",
+            f"  userdrivers:BlockingOnly: nonblocking, readiness, completion ({others} items): "
+            "userdrivers:BlockingOnly does not declare these models (it declares: blocking)",
+            f"  userdrivers:BlockingOnly: server ({servers} items): "
+            "userdrivers:BlockingOnly is a driver, not a server: *",
+        ]
+    )
+
+
+def test_a_skip_found_while_running_is_at_the_behaviours_spec_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(userdrivers=DRIVERS)
+    result = pytester.runpytest_subprocess(
+        "--impl=userdrivers:Refused", "-k", "recv.zero-size and tcp4", "-rs", "--sockspec-json=run.json"
+    )
+    selected = [(file, b) for file, b in CORPUS if b.id.endswith(".recv.zero-size")]
+    assert len(selected) == 2
+    result.assert_outcomes(skipped=2, deselected=len(CORPUS_ITEMS) - 2)
+    result.stdout.fnmatch_lines_random(
+        [
+            f"SKIPPED [[]1[]] {behaviour.origin}: userdrivers:Refused cannot run on this machine: "
+            "the kernel refuses it here"
+            for _file, behaviour in selected
+        ]
+    )
+    assert "plugin" not in "\n".join(line for line in result.outlines if line.startswith("SKIPPED"))
+    # Nothing was checked: that fails as pytest's "no tests ran".
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    result.stdout.fnmatch_lines(["sockspec: nothing was checked: * (see the reasons with -rs); *"])
+    document = json.loads((pytester.path / "run.json").read_text(encoding="utf-8"))
+    assert [(item["id"], item["outcome"]) for item in document["items"]] == [
+        (behaviour.id, "n/a") for _file, behaviour in selected
+    ]
+    assert document["not_applicable"] == []
+
+
+def test_nothing_applicable_fails_as_no_tests_ran_and_the_json_says_why(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(userdrivers=DRIVERS)
+    result = pytester.runpytest_subprocess(
+        "--impl=userdrivers:BlockingOnly", "-m", "nonblocking", "-k", "tcp4", "--sockspec-json=run.json"
+    )
+    selected = [(file, b) for file, b in CORPUS if b.model is Model.NONBLOCKING and Family.TCP4 in b.families]
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    result.assert_outcomes(deselected=len(CORPUS_ITEMS))
+    result.stdout.fnmatch_lines(
+        [
+            f"  userdrivers:BlockingOnly: nonblocking ({len(selected)} items): *",
+            "sockspec: nothing was checked: every behaviour selected was not applicable to the impls run "
+            "(see the reasons above); the run fails as pytest's 'no tests ran'",
+        ]
+    )
+    document = json.loads((pytester.path / "run.json").read_text(encoding="utf-8"))
+    assert document["items"] == []
+    assert document["gate"] == "fail"
+    assert document["not_applicable"] == [
+        {
+            "impl": "userdrivers:BlockingOnly",
+            "reason": "userdrivers:BlockingOnly does not declare these models (it declares: blocking)",
+            "models": {"nonblocking": len(selected)},
+            "behaviours": [behaviour.id for _file, behaviour in selected],
+        }
+    ]
+
+
+def test_under_xdist_the_workers_say_what_was_not_applicable(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(userdrivers=DRIVERS)
+    result = pytester.runpytest_subprocess(
+        "-n",
+        "2",
+        "--impl=userdrivers:BlockingOnly",
+        "-k",
+        "recv.zero-size and tcp4",
+        "--sockspec-json=run.json",
+    )
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["  userdrivers:BlockingOnly: nonblocking (1 item): *"])
+    document = json.loads((pytester.path / "run.json").read_text(encoding="utf-8"))
+    assert [(left["impl"], left["models"]) for left in document["not_applicable"]] == [
+        ("userdrivers:BlockingOnly", {"nonblocking": 1})
+    ]
+
+
+def test_applicability_names_the_contract_classes_the_plugin_checks() -> None:
+    assert {model: kind.__name__ for model, kind in profiles.CONTRACTS.items()} == applicability.CONTRACTS
 
 
 def test_without_impl_the_plugin_adds_nothing(pytester: pytest.Pytester) -> None:

@@ -19,6 +19,9 @@ import time
 from pathlib import Path
 
 import pytest
+from sockspec.judging.applicability import DECLARED_MODEL, PROC
+from sockspec.language.loader import load_file
+from sockspec.language.model import Behaviour, Model
 from sockspec.servers.config import ServerSpec
 from sockspec.servers.process import ServerProcess
 
@@ -26,6 +29,19 @@ from tests.server_runs import MARK, marked_processes, new_mark, pyproject, subpr
 
 FAULTY = Path(__file__).resolve().parent / "faulty_servers"
 PY = sys.executable
+SPEC = Path(__file__).resolve().parent.parent / "spec"
+CORPUS: list[Behaviour] = [
+    behaviour
+    for path in sorted(SPEC.glob("*.yaml"))
+    for behaviour in load_file(path, f"spec/{path.name}").behaviours
+]
+ITEMS = sum(len(behaviour.families) for behaviour in CORPUS)  # of one impl
+SERVER = [behaviour for behaviour in CORPUS if behaviour.model is Model.SERVER]
+SERVER_ITEMS = sum(len(behaviour.families) for behaviour in SERVER)
+DRIVER_ITEMS = ITEMS - SERVER_ITEMS
+# Server items that need a model declared, and /proc observation of a process sockspec started.
+NEEDS_MODEL = sum(len(b.families) for b in SERVER if DECLARED_MODEL in b.requires)
+NEEDS_PROC = sum(len(b.families) for b in SERVER if PROC in b.requires)
 
 NEVER_ANSWERS = """\
 import signal, socket, sys, time
@@ -63,7 +79,9 @@ def test_server_never_listening_gets_a_verdict_within_its_start_up_timeout(pytes
     result = pytester.runpytest_subprocess("--impl=silent", "-m", "server", "-p", "no:cacheprovider")
     assert time.monotonic() - started < 20
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.assert_outcomes(failed=13, skipped=1, deselected=204)
+    # No model declared: the behaviour checking it is not run, and said once why.
+    failed = SERVER_ITEMS - NEEDS_MODEL
+    result.assert_outcomes(failed=failed, deselected=ITEMS - failed)
     result.stdout.fnmatch_lines(
         [
             "server.echo.small failed on silent over tcp4 (server, MUST): the server is not available",
@@ -73,7 +91,9 @@ def test_server_never_listening_gets_a_verdict_within_its_start_up_timeout(pytes
             "      | bound 127.0.0.1:*, but listen() is never called",
             "*  problem: silent is not available in this run: silent did not listen on 127.0.0.1:* "
             "within 1.000 s*(its output is shown under the first failure)",
-            "FAIL  silent  server * 0 passed * 13 failed * 1 not applicable",
+            f"FAIL  silent  server * 0 passed * {failed} failed * {NEEDS_MODEL} not applicable",
+            "not applicable, so deselected (not run):",
+            f"  silent: server ({NEEDS_MODEL} item): silent declares no model (set model = *",
         ]
     )
     assert "Traceback" not in output(result)
@@ -160,15 +180,19 @@ def test_server_given_by_address_runs_what_needs_no_proc(pytester: pytest.Pytest
         server.stop()
         server.remove_output()
     assert result.ret == pytest.ExitCode.OK, output(result)
-    result.assert_outcomes(passed=11, skipped=3, deselected=204)
+    passed = SERVER_ITEMS - NEEDS_PROC
+    result.assert_outcomes(passed=passed, deselected=ITEMS - passed)
     result.stdout.fnmatch_lines(
         [
+            f"pass  tcp://127.0.0.1:*  server * {passed} passed * 0 failed * {NEEDS_PROC} not applicable",
+            "not applicable, so deselected (not run):",
+            f"  tcp://127.0.0.1:*: server ({NEEDS_PROC} items): needs /proc observation of the server's "
+            "process, and tcp://127.0.0.1:* is given by address (sockspec did not start it, *",
             "server tcp://127.0.0.1:*: observed model: not observable (sockspec did not start this server); "
             "no model declared",
-            "SKIPPED [[]3[]] *server.yaml: needs /proc observation of the server's process, and "
-            "tcp://127.0.0.1:* is given by address (sockspec did not start it, *",
         ]
     )
+    assert "SKIPPED" not in output(result)
     assert_nothing_left(mark)
 
 
@@ -193,20 +217,50 @@ def test_reference_name_is_a_driver_and_a_server(pytester: pytest.Pytester) -> N
     result.stdout.fnmatch_lines(["pass  sockets  server * 1 passed * 0 failed * 0 not applicable"])
 
 
+def test_a_conforming_server_runs_only_server_behaviours(pytester: pytest.Pytester) -> None:
+    mark = configure(
+        pytester,
+        "mine",
+        [PY, "-m", "sockspec.reference_impls.selectors_server", "--port", "{port}"],
+        model="readiness",
+    )
+    result = pytester.runpytest_subprocess("--impl=mine", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.OK, output(result)
+    result.assert_outcomes(passed=SERVER_ITEMS, deselected=DRIVER_ITEMS)
+    result.stdout.re_match_lines([r"^spec/server\.yaml \.+ +\[100%\]$"])  # no s, no other file
+    assert not any(
+        line.startswith(("spec/blocking", "spec/nonblocking", "spec/readiness", "spec/completion"))
+        for line in result.outlines
+    )
+    result.stdout.fnmatch_lines(
+        [
+            f"pass  mine  server * {SERVER_ITEMS} passed * 0 failed * 0 not applicable",
+            "not applicable, so deselected (not run):",
+            f"  mine: blocking, nonblocking, readiness, completion ({DRIVER_ITEMS} items): mine is a "
+            "server, checked over the wire by the server behaviours; the behaviours of the other models "
+            "need a driver (module:Class)",
+        ]
+    )
+    assert output(result).count("is a server, checked over the wire") == 1
+    assert_nothing_left(mark)
+
+
 def test_server_behaviour_does_not_apply_to_a_driver(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess(
         "--impl=sockspec.reference_impls.sockets_ref:SocketsDriver",
         "-k",
         "echo.small",
-        "-rs",
         "-p",
         "no:cacheprovider",
     )
-    result.assert_outcomes(skipped=1, deselected=217)
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    result.assert_outcomes(deselected=ITEMS)
     result.stdout.fnmatch_lines(
         [
-            "SKIPPED [[]1[]] *server.yaml: sockspec.reference_impls.sockets_ref:SocketsDriver is a driver, "
-            "not a server: server behaviours connect to a server process *"
+            "  sockspec.reference_impls.sockets_ref:SocketsDriver: server (1 item): "
+            "sockspec.reference_impls.sockets_ref:SocketsDriver is a driver, not a server: "
+            "server behaviours connect to a server process *",
+            "sockspec: nothing was checked: every behaviour selected was not applicable to the impls run *",
         ]
     )
 
@@ -214,13 +268,14 @@ def test_server_behaviour_does_not_apply_to_a_driver(pytester: pytest.Pytester) 
 def test_driver_behaviour_does_not_apply_to_a_server(pytester: pytest.Pytester) -> None:
     configure(pytester, "mine", [PY, "-m", "sockspec.reference_impls.threads_server", "--port", "{port}"])
     result = pytester.runpytest_subprocess(
-        "--impl=mine", "-k", "blocking.recv.waits-for-peer and tcp4", "-rs", "-p", "no:cacheprovider"
+        "--impl=mine", "-k", "blocking.recv.waits-for-peer and tcp4", "-p", "no:cacheprovider"
     )
-    result.assert_outcomes(skipped=1, deselected=217)
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    result.assert_outcomes(deselected=ITEMS)
     result.stdout.fnmatch_lines(
         [
-            "SKIPPED [[]1[]] *blocking.yaml: mine is a server, checked over the wire by the server "
-            "behaviours; blocking behaviours need a driver (module:Class)"
+            "  mine: blocking (1 item): mine is a server, checked over the wire by the server behaviours; "
+            "the behaviours of the other models need a driver (module:Class)",
         ]
     )
 
@@ -268,6 +323,8 @@ def test_too_few_descriptors_for_200_clients_is_not_applicable(pytester: pytest.
     # The one behaviour selected did not apply: nothing was checked, which passes no gate.
     assert done.returncode == pytest.ExitCode.NO_TESTS_COLLECTED, done.stdout
     assert "1 skipped" in done.stdout
+    many = next(behaviour for behaviour in SERVER if behaviour.id.endswith(".many-clients"))
+    assert f"SKIPPED [1] {many.origin}: this machine cannot run it: " in done.stdout, done.stdout
     assert "sockspec: nothing was checked: every behaviour selected was not applicable" in done.stdout
     assert (
         "this machine cannot run it: 200 clients need about 2" in done.stdout

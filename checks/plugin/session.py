@@ -1,14 +1,18 @@
-"""The servers of one pytest session, for the plugin: which behaviours apply, running them, the summary.
+"""The servers of one pytest session, for the plugin: running server behaviours, the summary.
 
 Rules of this module:
-- what the plugin asks about servers is answered here, so the plugin stays glue:
-  whether a server behaviour applies to an impl (and why not), running one
-  against the impl's live server, the failure text, and the summary lines;
+- what the plugin asks about servers while they run is answered here, so the
+  plugin stays glue: running one behaviour against the impl's live server, the
+  failure text, and the summary lines;
+- which server behaviours apply to an impl is sockspec.judging.applicability's
+  to say, before anything runs; what only the machine or the live server can
+  say (no /proc, too few descriptors, no listener on ::1) is found here, when
+  the behaviour runs, and raised as `NotApplicable`;
 - one LiveServer per impl name, started by the first behaviour that runs
   against it and stopped by `stop_all`, which the plugin calls when the session
   finishes (after failures and Ctrl-C too);
 - the model observed last for each server is kept for the summary;
-- no pytest here: a behaviour that turns out not to apply raises `NotApplicable`.
+- no pytest here.
 """
 
 from __future__ import annotations
@@ -27,20 +31,6 @@ from sockspec.servers.runner import ServerVerdict, run_server_behaviour, total_c
 
 class NotApplicable(Exception):
     """A server behaviour does not apply after all (found out at run time, e.g. no ::1 listener)."""
-
-
-def not_applicable(behaviour: Behaviour, name: str, spec: ServerSpec | None) -> str | None:
-    """Why a server behaviour does not apply to this impl, known before anything runs."""
-    if spec is None:
-        return (
-            f"{name} is a driver, not a server: server behaviours connect to a server process "
-            "(name one with a command or an address in [tool.sockspec.impls.NAME], or cmd:/tcp://)"
-        )
-    server = LiveServer(spec, Path.cwd())
-    missing = sorted(behaviour.requires - server.capabilities, key=lambda need: (need != "proc", need))
-    if missing:
-        return server.missing_reason(missing[0])
-    return None
 
 
 class ServerSession:
@@ -62,8 +52,13 @@ class ServerSession:
         self, behaviour: Behaviour, name: str, spec: ServerSpec, family: Family, timing: Timing
     ) -> ServerVerdict:
         """Run one server behaviour; ServerUnavailable when the server is not there, NotApplicable
-        for a tcp6 behaviour when the server does not listen on ::1, or when this process may not
-        open as many connections as the behaviour makes (RLIMIT_NOFILE)."""
+        when the behaviour needs what this machine lacks (/proc to observe the server), for a tcp6
+        behaviour when the server does not listen on ::1, or when this process may not open as
+        many connections as the behaviour makes (RLIMIT_NOFILE)."""
+        known = self.servers.get(name) or LiveServer(spec, self.invocation_dir)  # not started by this
+        lacking = sorted(behaviour.requires - known.capabilities)
+        if lacking:
+            raise NotApplicable(known.missing_reason(lacking[0]))
         try:
             ensure_descriptors(total_clients(behaviour))
         except ClientError as exc:

@@ -147,9 +147,32 @@ class CorpusRecord:
 
 
 @dataclass(frozen=True)
+class NotApplicableRecord:
+    """Behaviours of the run's selection that do not apply to an impl, for one reason.
+
+    Known from what the impl is (a server has no driver models, a driver declares
+    only some models or lacks a capability), so their items were not collected:
+    pytest counts them as deselected, and they are not among the run's `items`.
+    impl: the impl's name as the user gave it;
+    reason: why, one sentence naming the impl (the same for each behaviour listed);
+    models: each model of those behaviours -> how many of its items were left out;
+    behaviours: the ids of those behaviours, in the order they were collected.
+    """
+
+    impl: str
+    reason: str
+    models: dict[str, int]
+    behaviours: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """One run: settings, impls, servers, items, and the gate's verdict.
 
+    items: every item that was run; one found not applicable as it ran (a family the
+    machine lacks, a driver the machine refuses) has the outcome n/a and the reason;
+    not_applicable: what was left out before anything ran, once per impl and reason
+    (`NotApplicableRecord`); `counts` and the gate are of `items` only;
     stopped: why the run ended before every item ran (Ctrl-C, -x, --maxfail), else None;
     a stopped run fails the gate, since what did not run was not checked.
     """
@@ -167,6 +190,7 @@ class RunRecord:
     counts: dict[str, int]
     stopped: str | None
     gate: str
+    not_applicable: tuple[NotApplicableRecord, ...] = ()
 
 
 #: The version of the record's format; it changes when a field changes meaning or goes away.

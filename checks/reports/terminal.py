@@ -16,7 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sockspec.reports.record import GATE_FAILS, ItemRecord, Outcome, ServerRecord
+from sockspec.language.model import Model
+from sockspec.reports.record import GATE_FAILS, ItemRecord, NotApplicableRecord, Outcome, ServerRecord
 
 if TYPE_CHECKING:
     from sockspec.judging.verdict import Verdict
@@ -78,19 +79,45 @@ def render_server(server: ServerRecord) -> list[str]:
     ]
 
 
-def render_summary(items: Iterable[ItemRecord]) -> list[str]:
+# The summary's order of models: the corpus's.
+MODEL_ORDER: dict[str, int] = {model.value: index for index, model in enumerate(Model)}
+
+
+def _model_order(model: str) -> tuple[int, str]:
+    return MODEL_ORDER.get(model, len(MODEL_ORDER)), model
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def render_summary(
+    items: Iterable[ItemRecord], not_applicable: Iterable[NotApplicableRecord] = ()
+) -> list[str]:
     """One line per (impl, model) that tested something: passed / failed / not applicable, then any
-    other outcome; then one line per impl naming the models where nothing applied."""
+    other outcome; then one line per impl naming the models where no item that ran applied; then
+    `render_not_applicable`.
+
+    "Not applicable" counts both the items found not applicable while running and those left
+    out before the run (`not_applicable`); a model left out whole is said only by the latter.
+    """
     tallies: dict[tuple[str, str], Tally] = {}
     for item in items:
         tallies.setdefault((item.impl, item.model), Tally()).counts[item.outcome] += 1
+    ran = set(tallies)
+    left_out = tuple(not_applicable)
+    for left in left_out:
+        for model, count in left.models.items():
+            tallies.setdefault((left.impl, model), Tally()).counts[Outcome.NOT_APPLICABLE] += count
     width = max((len(impl) for impl, _model in tallies), default=4)
     lines = []
     untested: dict[str, list[tuple[str, int]]] = {}
-    for (impl, model), tally in sorted(tallies.items()):
+    for impl, model in sorted(tallies, key=lambda key: (key[0], _model_order(key[1]))):
+        tally = tallies[impl, model]
         counts = tally.counts
         if counts.total() == counts[Outcome.NOT_APPLICABLE]:
-            untested.setdefault(impl, []).append((model, counts.total()))
+            if (impl, model) in ran:
+                untested.setdefault(impl, []).append((model, counts.total()))
             continue
         extra = "".join(f", {counts[outcome]} {words}" for outcome, words in EXTRA_COLUMNS if counts[outcome])
         lines.append(
@@ -101,4 +128,14 @@ def render_summary(items: Iterable[ItemRecord]) -> list[str]:
         total = sum(count for _model, count in models)
         names = ", ".join(model for model, _count in models)
         lines.append(f"n/a   {impl:<{width}}  {names}: {total} not applicable")
-    return lines
+    return lines + render_not_applicable(left_out)
+
+
+def render_not_applicable(not_applicable: Iterable[NotApplicableRecord]) -> list[str]:
+    """What was left out before the run, once per impl and reason: the models, how many items,
+    and why (nothing when nothing was left out)."""
+    lines = []
+    for left in not_applicable:
+        names = ", ".join(sorted(left.models, key=_model_order))
+        lines.append(f"  {left.impl}: {names} ({_plural(sum(left.models.values()), 'item')}): {left.reason}")
+    return ["not applicable, so deselected (not run):", *lines] if lines else []
