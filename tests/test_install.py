@@ -200,8 +200,8 @@ def test_the_bundled_corpus_runs(installed: Installed, tmp_path: Path) -> None:
     assert not any(tmp_path.iterdir())
     text = installed.run(["pytest", "--impl=asyncio", "-q", "-p", "no:cacheprovider"], tmp_path)
     outcomes = counts(text)
-    assert outcomes.keys() <= {"passed", "skipped"}, text
-    assert outcomes["passed"] + outcomes["skipped"] == ITEMS, text
+    assert outcomes.keys() <= {"passed", "skipped", "deselected"}, text
+    assert outcomes["passed"] + outcomes.get("skipped", 0) + outcomes.get("deselected", 0) == ITEMS, text
     assert outcomes["passed"] >= ASYNCIO_PASSES, text  # 52 with tcp4, tcp6 and unix
     assert "sockspec conformance" in text
     assert not any(tmp_path.iterdir()), "the run left files in the user's folder"

@@ -14,6 +14,7 @@ Rules of this module:
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -58,10 +59,8 @@ def _hand_off(sock: socket.socket) -> float:
     done = threading.Event()
 
     def work() -> None:
-        try:
+        with contextlib.suppress(BlockingIOError):
             sock.recv(1)
-        except BlockingIOError:
-            pass
         done.set()
 
     started = time.monotonic()

@@ -1,0 +1,106 @@
+"""Benchmark: false verdicts of the reference matrix while every core is busy.
+
+Prints figures; asserts nothing. Runs `pytest --impl=all -n WORKERS` RUNS times
+while `stress-ng --cpu $(nproc)` loads every core (Debian package stress-ng),
+reads each run's JSON report, and counts, per behaviour, the items that did not
+pass: every reference implementation conforms, so each one is a false verdict.
+Also prints the tolerance each run derived and how many items passed only on a
+rerun (noise the confirmation absorbed).
+
+Usage: python bench/stress_matrix.py [--runs 20] [--workers 8] [--no-stress] [-- PYTEST ARGS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def run_once(index: int, workers: int, extra: list[str], folder: Path) -> dict[str, object]:
+    report = folder / f"run{index}.json"
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--impl=all",
+        f"-n{workers}",
+        f"--sockspec-json={report}",
+        *extra,
+    ]
+    started = time.monotonic()
+    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=folder)
+    elapsed = time.monotonic() - started
+    if not report.exists():
+        print(done.stdout[-3000:], done.stderr[-3000:], sep="\n")
+        raise SystemExit(f"run {index}: pytest wrote no report (exit {done.returncode})")
+    loaded: dict[str, object] = json.loads(report.read_text(encoding="utf-8"))
+    loaded["_elapsed"] = elapsed
+    return loaded
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--no-stress", action="store_true", help="do not start stress-ng")
+    parser.add_argument("pytest_args", nargs="*", help="passed to pytest (after --)")
+    args = parser.parse_args()
+
+    stress = None
+    if not args.no_stress:
+        if shutil.which("stress-ng") is None:
+            raise SystemExit("stress-ng is not installed (apt-get install stress-ng), or pass --no-stress")
+        stress = subprocess.Popen(
+            ["stress-ng", "--cpu", str(os.cpu_count() or 1), "--quiet"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    false: collections.Counter[str] = collections.Counter()
+    reran: collections.Counter[str] = collections.Counter()
+    items = 0
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for index in range(1, args.runs + 1):
+                run = run_once(index, args.workers, args.pytest_args, Path(tmp))
+                run_items = run["items"]
+                assert isinstance(run_items, list)
+                items += len(run_items)
+                bad = [item for item in run_items if item["outcome"] not in {"passed", "n/a"}]
+                for item in bad:
+                    false[f"{item['id']} [{item['impl']}-{item['family']}] {item['outcome']}"] += 1
+                for item in run_items:
+                    if item.get("reruns"):
+                        reran[item["id"]] += 1
+                timing = run["timing"]
+                assert isinstance(timing, dict)
+                print(
+                    f"run {index:2}: {len(run_items)} items, {len(bad)} false verdicts, "
+                    f"tolerance {timing['tolerance'] * 1000:.1f} ms, {run['_elapsed']:.0f} s",
+                    flush=True,
+                )
+    finally:
+        if stress is not None:
+            stress.terminate()
+            stress.wait()
+    print(f"\n{args.runs} runs, {items} items, {sum(false.values())} false verdicts")
+    for name, count in false.most_common():
+        print(f"  {count:3}  {name}")
+    if reran:
+        print(f"passed only on a rerun (noise absorbed): {sum(reran.values())}")
+        for name, count in reran.most_common(10):
+            print(f"  {count:3}  {name}")
+
+
+if __name__ == "__main__":
+    main()
