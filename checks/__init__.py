@@ -7,7 +7,8 @@ The package is grouped in layers, each allowed to import only the layers below i
 - reports:   records of a run, the gate, the baseline, terminal / JSON / HTML text;
 - servers:   server processes, the checker's clients, /proc observation and inference;
 - driving:   the runner, the driver contracts, the peer, connections, operations;
-- judging:   pure verdicts: expectations against what was observed;
+- judging:   verdicts (expectations against what was observed), the trace's events,
+             and the skeleton both runners share (the step loop, the item deadline);
 - language:  the spec language: model values, loader, timing, error kinds, the corpus.
 
 Public names are imported lazily, so `import sockspec` (and every reference server's

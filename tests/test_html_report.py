@@ -30,7 +30,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from sockspec.reports.html import render, waits
+from sockspec.judging.events import Kind, What, describe
+from sockspec.reports.html import render
+from sockspec.reports.html.timeline import spans
 from sockspec.reports.record import (
     FORMAT,
     CorpusRecord,
@@ -140,13 +142,14 @@ RULE = "A recv <script>alert('rule')</script> waits & returns."
 
 
 def _record() -> RunRecord:
-    recv = EventRecord(0.0002, "impl", "[r] recv(1024) called", 1)
     events = (
-        EventRecord(0.0001, "impl", "set_blocking(True)  [blocking mode]", None),
-        recv,
-        EventRecord(0.0005, "impl", "[r] recv -> EOF (b'')", 1),
-        EventRecord(0.1008, "peer", "send b'<b>hello</b>'", 2),
-        EventRecord(0.1011, "checker", "await [r]", 3),
+        EventRecord(
+            0.0001, "impl", None, What(Kind.SET_UP, "set_blocking", args="True", note="blocking mode")
+        ),
+        EventRecord(0.0002, "impl", 1, What(Kind.CALL, "recv", "r", args="1024")),
+        EventRecord(0.0005, "impl", 1, What(Kind.RETURN, "recv", "r", outcome="EOF (b'')", count=0)),
+        EventRecord(0.1008, "peer", 2, What(Kind.PEER, "send", args="b'<b>hello</b>'")),
+        EventRecord(0.1011, "checker", 3, What(Kind.AWAIT, "await", "r")),
     )
     failure = FailureRecord(
         3,
@@ -258,7 +261,9 @@ def test_render_matrix_sections_and_timeline() -> None:
     failing = svg.all("g", "failing")
     assert [node.attrs["data-actor"] for node in failing] == ["checker"]
     assert len(svg.all("g", "wait")) == 1  # recv called -> returned
-    assert len(section.one("table", "events").all("tr", data_actor="impl")) == 3
+    table = section.one("table", "events")
+    assert len(table.all("tr", data_actor="impl")) == 3
+    assert "[r] recv -> EOF (b'')" in table.one("tr", data_kind="return").text()
     error = document.one("section", "item", data_behaviour="server.echo.small")
     assert not error.all("svg")
     assert "the server exited (exit code 1)" in error.text()
@@ -267,18 +272,21 @@ def test_render_matrix_sections_and_timeline() -> None:
     assert "20 <new> threads" in server.text()
 
 
-def test_waits_pair_each_call_with_its_return() -> None:
+def test_spans_pair_each_call_with_its_return() -> None:
+    connected = What(Kind.RETURN, "connect", client="first", outcome="connected", count=1, total=1)
     events = [
-        EventRecord(0.001, "impl", "[r] recv(1024) called", 1),
-        EventRecord(0.002, "peer", "send b'hi'", 2),
-        EventRecord(0.003, "impl", "[r] recv -> b'hi'", 1),
-        EventRecord(0.004, "peer", "read 5", 3),
-        EventRecord(0.005, "peer", "read -> b'hello'", 3),
-        EventRecord(0.006, "client", "first: connect", 4),
-        EventRecord(0.007, "client", "first: connected", 4),
-        EventRecord(0.008, "impl", "[h] submit recv(5)", 5),
+        EventRecord(0.001, "impl", 1, What(Kind.CALL, "recv", "r", args="1024")),
+        EventRecord(0.002, "peer", 2, What(Kind.PEER, "send", args="b'hi'")),
+        EventRecord(0.003, "impl", 1, What(Kind.RETURN, "recv", "r", outcome="b'hi'", count=2)),
+        EventRecord(0.004, "peer", 3, What(Kind.PEER, "read", args="5")),
+        EventRecord(0.005, "peer", 3, What(Kind.RETURN, "read", outcome="b'hello'", count=5)),
+        EventRecord(0.006, "client", 4, What(Kind.CLIENT, "connect", client="first")),
+        EventRecord(0.007, "client", 4, connected),
+        EventRecord(0.008, "impl", 5, What(Kind.SUBMIT, "recv", "h", args="5")),
     ]
-    found = [(wait.start.what, wait.end.what if wait.end else None) for wait in waits(events)]
+    found = [
+        (describe(span.start.what), describe(span.end.what) if span.end else None) for span in spans(events)
+    ]
     assert found == [
         ("[r] recv(1024) called", "[r] recv -> b'hi'"),
         ("read 5", "read -> b'hello'"),

@@ -1,7 +1,7 @@
 """Unit tests of the judge, the error kinds and the timing: values in, verdicts out.
 
 Rules of this file:
-- outcomes and expectations are made by hand; no socket, no thread, no clock;
+- observations and expectations are made by hand; no socket, no thread, no clock;
 - times are binary fractions (0.25, 0.5, 0.75, ...) so bounds compare exactly;
 - a mismatch is checked by its exact sentence, a pass by an empty list;
 - exceptions given to classify are built with the errno the kernel reports.
@@ -13,7 +13,7 @@ import errno
 import json
 
 import pytest
-from sockspec.judging.judge import Outcome, describe, judge
+from sockspec.judging.judge import Observation, describe, judge
 from sockspec.language.errorkinds import KINDS, classify
 from sockspec.language.loader import SCHEMA_PATH
 from sockspec.language.model import Expectation, Range
@@ -23,12 +23,12 @@ TIMING = Timing(tolerance=0.25)
 NOBODY: dict[str, float] = {}
 
 
-def returned(value: object, started: float = 0.0, ended: float = 0.25) -> Outcome:
-    return Outcome(started, ended, value)
+def returned(value: object, started: float = 0.0, ended: float = 0.25) -> Observation:
+    return Observation(started, ended, value)
 
 
-def failed(kind: str, detail: str = "") -> Outcome:
-    return Outcome(0.0, 0.25, None, kind, detail)
+def failed(kind: str, detail: str = "") -> Observation:
+    return Observation(0.0, 0.25, None, kind, detail)
 
 
 def test_judge_data_match() -> None:
@@ -114,9 +114,9 @@ SEND_OR_FAIL = Expectation(
 )
 
 
-@pytest.mark.parametrize("outcome", [returned(1), failed("broken_pipe"), failed("reset")])
-def test_judge_any_of_one_alternative_matches(outcome: Outcome) -> None:
-    assert judge(SEND_OR_FAIL, outcome, NOBODY, TIMING) == []
+@pytest.mark.parametrize("observed", [returned(1), failed("broken_pipe"), failed("reset")])
+def test_judge_any_of_one_alternative_matches(observed: Observation) -> None:
+    assert judge(SEND_OR_FAIL, observed, NOBODY, TIMING) == []
 
 
 def test_judge_any_of_no_alternative_matches() -> None:
@@ -212,13 +212,13 @@ def test_judge_result_and_timing_mismatches_together() -> None:
 
 
 def test_judge_still_running() -> None:
-    outcome = Outcome(0.25, None)
-    found = judge(Expectation(data=b"hello", not_before="send"), outcome, {"send": 0.5}, TIMING)
+    observed = Observation(0.25, None)
+    found = judge(Expectation(data=b"hello", not_before="send"), observed, {"send": 0.5}, TIMING)
     assert found == [
         "expected data b'hello', not before 'send', observed no return (the call is still blocked)"
     ]
-    assert outcome.elapsed is None
-    assert outcome.describe() == "still running"
+    assert observed.elapsed is None
+    assert observed.describe() == "still running"
 
 
 def test_describe_every_field() -> None:

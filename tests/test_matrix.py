@@ -23,6 +23,7 @@ from sockspec.driving.runner import run_behaviour
 from sockspec.language.loader import load_file
 from sockspec.language.model import Behaviour, Family, Model
 from sockspec.language.timing import Timing
+from sockspec.reports.terminal import timeline
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMING = Timing(tolerance=0.25, step_limit=1.0, item_limit=8.0)
@@ -88,7 +89,7 @@ def test_faulty_driver_fails_behaviour(
     mismatches = "\n".join(verdict.failure.mismatches)
     assert expected in mismatches, (
         f"{driver.name} failed {behaviour.id} for another reason than {expected!r}:\n"
-        f"{verdict.failure.title}: {mismatches}\n{verdict.trace.render(verdict.failure.step)}"
+        f"{verdict.failure.title}: {mismatches}\n" + "\n".join(timeline(verdict.events, verdict.failure.step))
     )
     assert not verdict.notes, f"{driver.name} outlived the run: {verdict.notes}"
 

@@ -16,10 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sockspec.judging.events import Kind, What
 from sockspec.language.loader import load_text
 from sockspec.language.model import Behaviour, Family
 from sockspec.language.timing import Timing
-from sockspec.reports.terminal import render_failure
+from sockspec.reports.terminal import render_failure, timeline
 from sockspec.servers.config import ServerSpec
 from sockspec.servers.live import LiveServer
 from sockspec.servers.runner import run_server_behaviour
@@ -83,7 +84,12 @@ def test_group_of_clients_passes_with_their_own_data(threads: LiveServer) -> Non
         TIMING,
     )
     assert verdict.passed, render_failure(verdict)
-    assert "g: 5 of 5 as expected" in verdict.trace.render()
+    judged = [event.what for event in verdict.events if event.what.kind is Kind.JUDGED]
+    assert judged == [
+        What(Kind.JUDGED, "connect", client="g", count=5, total=5),
+        What(Kind.JUDGED, "read", client="g", count=5, total=5),
+    ]
+    assert "g: 5 of 5 as expected" in "\n".join(timeline(verdict.events))
 
 
 def test_group_failure_shows_the_first_clients_and_counts_the_rest(one_at_a_time: LiveServer) -> None:

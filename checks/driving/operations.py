@@ -51,6 +51,11 @@ def target(ends: Endpoints, step: Call) -> socket.socket:
 
 def describe(step: Call) -> str:
     """The call as the trace shows it: "recv(1024, MSG_PEEK)"."""
+    return f"{step.op}({arguments(step)})"
+
+
+def arguments(step: Call) -> str:
+    """The call's arguments as shown: "1024, MSG_PEEK"."""
     args: list[str] = []
     if step.size is not None:
         args.append(str(step.size))
@@ -71,7 +76,7 @@ def describe(step: Call) -> str:
         args.append(f"on the {step.sock}")
     if step.conn != 1:
         args.append(f"conn {step.conn}")
-    return f"{step.op}({', '.join(args)})"
+    return ", ".join(args)
 
 
 def _flags(step: Call) -> int:

@@ -134,14 +134,19 @@ ACTIONS: dict[str, PeerAction] = {
 
 def describe(step: Peer) -> str:
     """The action as the trace shows it: "send b'hello'", "read 1024", "shutdown write"."""
+    shown = arguments(step)
+    return f"{step.action} {shown}" if shown else step.action
+
+
+def arguments(step: Peer) -> str:
+    """The action's arguments as shown: "b'hello'", "1024", "write", or nothing."""
     if step.payload is not None:
-        shown = repr(step.payload) if len(step.payload) <= 32 else f"{len(step.payload)} bytes"
-        return f"{step.action} {shown}"
+        return repr(step.payload) if len(step.payload) <= 32 else f"{len(step.payload)} bytes"
     if step.size is not None:
-        return f"{step.action} {step.size}"
+        return str(step.size)
     if step.how is not None:
-        return f"{step.action} {step.how}"
-    return step.action
+        return step.how
+    return ""
 
 
 def unread(sock: socket.socket) -> int:

@@ -4,8 +4,11 @@ Rules of this module:
 - it performs no socket operation of its own: the implementation's side goes
   through the driver (sockspec.driving.operations), the checker's side through `peer`,
   sockets come from `connections`; judging is `judge`'s;
-- one clock (`timing.Clock`) stamps every event; the only sleeps are the delays
-  a spec asks for (`after:`), which are the deliberate gaps order sockspec need;
+- the step loop, the item deadline and the clean-up's verdict are the shared
+  skeleton's (sockspec.judging.steprun); the only sleeps are the delays a spec
+  asks for (`after:`) and the short polls of a check's probes;
+- one clock (`timing.Clock`) stamps every event; each event is a structured
+  value (sockspec.judging.events), never a phrase to be parsed;
 - every call runs on a worker thread (a submission completes on the driver's
   own thread) and every wait is bounded by the step limit and the item limit,
   so a hung implementation gets a verdict, not a hang;
@@ -26,8 +29,9 @@ from sockspec.driving import operations, peer
 from sockspec.driving.connections import Endpoints, open_endpoints
 from sockspec.driving.drivers import Completion, CompletionDriver, Driver, SocketDriver
 from sockspec.judging import judge as judging
-from sockspec.judging.judge import Outcome
-from sockspec.judging.trace import Actor, Trace
+from sockspec.judging.events import Actor, Kind, What
+from sockspec.judging.judge import Observation
+from sockspec.judging.steprun import StepFailed, StepRun
 from sockspec.judging.verdict import Failure, Verdict
 from sockspec.language.errorkinds import classify
 from sockspec.language.model import (
@@ -41,16 +45,10 @@ from sockspec.language.model import (
     Peer,
     Step,
 )
-from sockspec.language.timing import Clock, Timing, format_duration
+from sockspec.language.timing import Timing, format_duration
 
 JOIN_LIMIT = 2.0
 POLL_INTERVAL = 0.001
-
-
-class _StepFailed(Exception):
-    def __init__(self, failure: Failure) -> None:
-        super().__init__(failure.title)
-        self.failure = failure
 
 
 @dataclass
@@ -64,49 +62,34 @@ class _Pending:
     thread: threading.Thread | None = None
     completion: Completion | None = None
     done: threading.Event = field(default_factory=threading.Event)
-    outcome: Outcome | None = None
+    observed: Observation | None = None
 
 
 _SUCCESS = Expectation(ok=True)
 
 
-class Run:
+class DriverRun(StepRun):
     """One behaviour, one driver, one family: call `run()` once."""
 
     def __init__(self, behaviour: Behaviour, driver: Driver, family: Family, timing: Timing) -> None:
-        self.behaviour = behaviour
+        super().__init__(behaviour, timing)
         self.driver = driver
         self.family = family
-        self.timing = timing
-        self.clock = Clock()
-        self.trace = Trace()
-        self.acted: dict[str, float] = {}
         self.pending: dict[str, _Pending] = {}
         self.workers: list[_Pending] = []
-        self.deadline = timing.item_limit
         self.ends: list[Endpoints] = []
 
     # -- the whole run -------------------------------------------------------
 
     def run(self) -> Verdict:
-        failure: Failure | None = None
-        notes: list[str] = []
-        try:
-            for _ in range(self.behaviour.connections):
-                self.ends.append(open_endpoints(self.family, self.behaviour.topology, self.behaviour.socket))
-            for ends in self.ends:
-                self._set_mode(ends)
-            last = 0.0
-            for index, step in enumerate(self.behaviour.steps):
-                self._wait_until(last + step.after)
-                last = self._step(index, step)
-        except _StepFailed as failed:
-            failure = failed.failure
-        finally:
-            notes.extend(self._clean_up())
-        if failure is None and notes:
-            failure = Failure(None, self.behaviour.origin, "clean-up", tuple(notes))
-        return Verdict(self.behaviour, self.driver.name, self.family, self.trace, failure, tuple(notes))
+        failure, notes = self.play()
+        return Verdict(self.behaviour, self.driver.name, self.family, self.trace.events(), failure, notes)
+
+    def set_up(self) -> None:
+        for _ in range(self.behaviour.connections):
+            self.ends.append(open_endpoints(self.family, self.behaviour.topology, self.behaviour.socket))
+        for ends in self.ends:
+            self._set_mode(ends)
 
     def _set_mode(self, ends: Endpoints) -> None:
         mode = self.behaviour.mode
@@ -114,11 +97,13 @@ class Run:
         if mode is None or sock is None or not isinstance(self.driver, SocketDriver):
             return
         blocking = mode is Mode.BLOCKING
-        self.trace.add(self.clock.now(), "impl", f"set_blocking({blocking})  [{mode.value} mode]")
+        self.record(
+            "impl", What(Kind.SET_UP, "set_blocking", args=str(blocking), note=f"{mode.value} mode"), None
+        )
         try:
             self.driver.set_blocking(sock, blocking)
         except Exception as exc:  # the driver's fault: report it as a failure of set-up
-            raise _StepFailed(
+            raise StepFailed(
                 Failure(
                     None,
                     self.behaviour.origin,
@@ -127,7 +112,7 @@ class Run:
                 )
             ) from exc
 
-    def _clean_up(self) -> list[str]:
+    def clean_up(self) -> list[str]:
         notes = []
         try:
             if isinstance(self.driver, CompletionDriver):
@@ -165,25 +150,13 @@ class Run:
 
     # -- time ----------------------------------------------------------------
 
-    def _wait_until(self, when: float) -> None:
-        """The deliberate delay a spec asks for with `after:`, never past the item limit."""
-        delay = min(when, self.deadline) - self.clock.now()
-        if delay > 0:
-            time.sleep(delay)
-
-    def _limit(self, step: Step, bound: float | None = None) -> float:
-        """How long a step may wait: its bound (+tolerance), its limit, or the default."""
-        if bound is not None:
-            wanted = self.timing.upper(bound)
-        elif step.limit is not None:
-            wanted = step.limit
-        else:
-            wanted = self.timing.step_limit
-        return max(0.0, min(wanted, self.deadline - self.clock.now()))
+    def _bounded(self, step: Step, within: float | None) -> float:
+        """How long a call may take: the bound it must return within (+tolerance), else its limit."""
+        return self.limit(step) if within is None else self.capped(self.timing.upper(within))
 
     # -- steps ---------------------------------------------------------------
 
-    def _step(self, index: int, step: Step) -> float:
+    def step(self, index: int, step: Step) -> float:
         """Perform one step; return when it finished (or, for a background call, started)."""
         try:
             if isinstance(step, Call):
@@ -196,18 +169,15 @@ class Run:
                 return self._check(index, step)
             raise operations.SpecMismatch("client and observe steps belong to server behaviours")
         except operations.SpecMismatch as exc:
-            raise self._fail(
+            raise self.fail(
                 index, step, f"step {index + 1}", [f"the spec asks the impossible: {exc}"]
             ) from None
-
-    def _fail(self, index: int, step: Step, title: str, mismatches: list[str]) -> _StepFailed:
-        return _StepFailed(Failure(index, step.origin, title, tuple(mismatches)))
 
     def _ends(self, step: Call | Peer | Check) -> Endpoints:
         return self.ends[step.conn - 1]
 
     def _unread(self, pending: _Pending, ends: Endpoints) -> int | None:
-        """FIONREAD of the implementation's socket for a recv or wait outcome, else None."""
+        """FIONREAD of the implementation's socket when a recv or wait returns, else None."""
         if ends.impl is None or pending.step.op not in {"recv", "wait"}:
             return None
         try:
@@ -232,43 +202,37 @@ class Run:
             ends.impl = ends.adopt(value)
             value = None
         if error is None:
-            outcome = Outcome(pending.started, ended, value, unread=unread)
+            observed = Observation(pending.started, ended, value, unread=unread)
         else:
-            outcome = Outcome(
-                pending.started,
-                ended,
-                None,
-                classify(error),
-                f"{type(error).__name__}: {error}",
-                unread=unread,
-            )
-        pending.outcome = outcome
-        label = f"[{pending.step.background}] " if pending.step.background else ""
-        verb = "completed" if pending.completion is not None else "->"
-        self.trace.add(ended, "impl", f"{label}{pending.step.op} {verb} {outcome.describe()}", pending.index)
+            observed = _failed(pending.started, ended, error, unread)
+        pending.observed = observed
+        kind = Kind.COMPLETE if pending.completion is not None else Kind.RETURN
+        self.record(
+            "impl", _result(kind, pending.step.op, pending.step.background, observed), pending.index, at=ended
+        )
         pending.done.set()
 
     def _start(self, index: int, step: Call) -> _Pending:
         """Start a call on a worker thread, or submit it to a completion driver."""
         ends = self._ends(step)
         started = self.clock.now()
-        label = f"[{step.background}] " if step.background else ""
         pending = _Pending(step, index, started)
         self.workers.append(pending)
+        args = operations.arguments(step)
         submit = operations.submit_call(self.driver, step)
         if submit is not None:
-            self.trace.add(started, "impl", f"{label}submit {operations.describe(step)}", index)
+            self.record("impl", What(Kind.SUBMIT, step.op, step.background, args=args), index, at=started)
             self._submit(index, step, pending, lambda: submit(ends), ends)
             return pending
         call = operations.plain_call(self.driver, step)
         if call is None:
-            raise self._fail(
+            raise self.fail(
                 index,
                 step,
                 f"step {index + 1} ({operations.describe(step)})",
                 [f"the driver {self.driver.name} has no operation {step.op!r} for this model"],
             )
-        self.trace.add(started, "impl", f"{label}{operations.describe(step)} called", index)
+        self.record("impl", What(Kind.CALL, step.op, step.background, args=args), index, at=started)
 
         def work() -> None:
             try:
@@ -291,14 +255,14 @@ class Run:
             target=lambda: box.append(_attempt(submit)), name="sockspec-submit", daemon=True
         )
         worker.start()
-        worker.join(self._limit(step))
+        worker.join(self.limit(step))
         if not box:
             pending.thread = worker
-            raise self._fail(
+            raise self.fail(
                 index,
                 step,
                 f"step {index + 1} (submit {operations.describe(step)})",
-                [f"the submission did not return within {format_duration(self._limit(step))}: it blocks"],
+                [f"the submission did not return within {format_duration(self.limit(step))}: it blocks"],
             )
         submitted = box[0]
         if isinstance(submitted, BaseException):
@@ -320,24 +284,22 @@ class Run:
         submitted.add_done_callback(completed)
 
     def _finish(self, index: int, step: Step, pending: _Pending, expect: Expectation, label: str) -> float:
-        limit = self._limit(step, expect.within)
+        limit = self._bounded(step, expect.within)
         if pending.deadline:
             limit = max(0.0, min(limit, pending.deadline - self.clock.now()))
         if not pending.done.wait(limit):
-            outcome = Outcome(pending.started, None)
-            self.trace.add(
-                self.clock.now(), "checker", f"gave up waiting after {format_duration(limit)}", index
-            )
+            observed = Observation(pending.started, None)
+            self.record("checker", What(Kind.GAVE_UP, limit=limit), index)
         else:
-            assert pending.outcome is not None
-            outcome = pending.outcome
+            assert pending.observed is not None
+            observed = pending.observed
         name = pending.step.background or pending.step.name
-        if name is not None and outcome.ended is not None:
-            self.acted[name] = outcome.ended
-        mismatches = judging.judge(expect, outcome, self.acted, self.timing)
+        if name is not None and observed.ended is not None:
+            self.acted[name] = observed.ended
+        mismatches = judging.judge(expect, observed, self.acted, self.timing)
         if mismatches:
-            raise self._fail(index, step, label, mismatches)
-        return outcome.ended if outcome.ended is not None else self.clock.now()
+            raise self.fail(index, step, label, mismatches)
+        return observed.ended if observed.ended is not None else self.clock.now()
 
     def _call(self, index: int, step: Call) -> float:
         if step.op == "cancel":
@@ -349,20 +311,20 @@ class Run:
         label = f"step {index + 1} ({operations.describe(step)})"
         for _attempt_number in range(step.repeat - 1):
             pending = self._start(index, step)
-            pending.deadline = self.clock.now() + self._limit(step, expect.within)
+            pending.deadline = self.clock.now() + self._bounded(step, expect.within)
             if not pending.done.wait(max(0.0, pending.deadline - self.clock.now())):
                 return self._finish(index, step, pending, expect, label)
-            assert pending.outcome is not None
-            if pending.outcome.error is not None:
+            assert pending.observed is not None
+            if pending.observed.error is not None:
                 return self._finish(index, step, pending, expect, label)
         return self._finish(index, step, self._start(index, step), expect, label)
 
     def _cancel(self, index: int, step: Call) -> float:
         assert step.target is not None
         pending = self.pending[step.target]
-        self.trace.add(self.clock.now(), "impl", f"cancel [{step.target}]", index)
+        self.record("impl", What(Kind.CANCEL, "cancel", step.target), index)
         if pending.completion is None:
-            raise self._fail(
+            raise self.fail(
                 index, step, f"step {index + 1} (cancel)", [f"{step.target!r} is not a submitted operation"]
             )
         pending.completion.cancel()
@@ -372,7 +334,7 @@ class Run:
         pending = self.pending[step.call]
         origin = f"{operations.describe(pending.step)} from step {pending.index + 1}"
         label = f"step {index + 1} (await {step.call}: {origin})"
-        self.trace.add(self.clock.now(), "checker", f"await [{step.call}]", index)
+        self.record("checker", What(Kind.AWAIT, "await", step.call), index)
         return self._finish(index, step, pending, step.expect or _SUCCESS, label)
 
     def _peer(self, index: int, step: Peer) -> float:
@@ -381,26 +343,26 @@ class Run:
         if step.name is not None:
             self.acted[step.name] = started
         actor: Actor = "checker" if step.action == "steal" else "peer"
-        self.trace.add(started, actor, peer.describe(step), index)
+        self.record(actor, What(Kind.PEER, step.action, args=peer.arguments(step)), index, at=started)
         label = f"step {index + 1} ({actor} {peer.describe(step)})"
         try:
-            value = peer.ACTIONS[step.action](ends, step, self._limit(step))
+            value = peer.ACTIONS[step.action](ends, step, self.limit(step))
         except peer.PeerError as exc:
-            raise self._fail(index, step, label, [f"the peer cannot do this: {exc}"]) from None
+            raise self.fail(index, step, label, [f"the peer cannot do this: {exc}"]) from None
         except OSError as exc:
-            ended = self.clock.now()
-            self.trace.add(ended, actor, f"{step.action} failed: {classify(exc)} ({exc})", index)
-            raise self._fail(
+            failed = _failed(started, self.clock.now(), exc, None)
+            self.record(actor, _result(Kind.RETURN, step.action, None, failed), index, at=failed.ended)
+            raise self.fail(
                 index, step, label, [f"the {actor}'s {step.action} failed with {classify(exc)} ({exc})"]
             ) from None
         ended = self.clock.now()
         if step.action in {"read", "steal"}:
-            outcome = Outcome(started, ended, value)
-            self.trace.add(ended, actor, f"{step.action} -> {outcome.describe()}", index)
+            observed = Observation(started, ended, value)
+            self.record(actor, _result(Kind.RETURN, step.action, None, observed), index, at=ended)
             if step.expect is not None:
-                mismatches = judging.judge(step.expect, outcome, self.acted, self.timing)
+                mismatches = judging.judge(step.expect, observed, self.acted, self.timing)
                 if mismatches:
-                    raise self._fail(index, step, label, mismatches)
+                    raise self.fail(index, step, label, mismatches)
         return ended
 
     def _check(self, index: int, step: Check) -> float:
@@ -410,8 +372,8 @@ class Run:
         if ends.impl is None and (
             step.unread is not None or step.unread_data is not None or step.so_error is not None
         ):
-            raise self._fail(index, step, label, ["the implementation has no connected socket to inspect"])
-        limit = self.clock.now() + self._limit(step, 0.0 if step.limit is None else None)
+            raise self.fail(index, step, label, ["the implementation has no connected socket to inspect"])
+        limit = self.clock.now() + self.limit(step, self.timing.upper(0.0))
         once: list[tuple[str, object, object]] | None = None
         while True:
             try:
@@ -419,7 +381,7 @@ class Run:
                     once = self._probe_once(step, ends)
                 observed = once + self._probe(step, ends)
             except (OSError, ValueError) as exc:
-                raise self._fail(
+                raise self.fail(
                     index,
                     step,
                     label,
@@ -431,10 +393,10 @@ class Run:
             if not mismatches or self.clock.now() >= limit:
                 break
             time.sleep(POLL_INTERVAL)
-        shown = ", ".join(f"{what} {got!r}" for what, _want, got in observed)
-        self.trace.add(self.clock.now(), "checker", f"state: {shown}", index)
+        shown = tuple((what, repr(got)) for what, _want, got in observed)
+        self.record("checker", What(Kind.STATE, "check", values=shown), index)
         if mismatches:
-            raise self._fail(index, step, label, mismatches)
+            raise self.fail(index, step, label, mismatches)
         if step.name is not None:
             self.acted[step.name] = self.clock.now()
         return self.clock.now()
@@ -461,6 +423,18 @@ class Run:
         return observed
 
 
+def _result(kind: Kind, op: str, label: str | None, observed: Observation) -> What:
+    """A call's or an action's return (or completion) as an event: what it observed."""
+    return What(kind, op, label, outcome=observed.describe(), error=observed.error, count=observed.length)
+
+
+def _failed(started: float, ended: float, error: BaseException, unread: int | None) -> Observation:
+    """What a call or an action that raised `error` observed."""
+    return Observation(
+        started, ended, None, classify(error), f"{type(error).__name__}: {error}", unread=unread
+    )
+
+
 def _attempt(submit: Callable[[], Completion]) -> Completion | BaseException:
     try:
         return submit()
@@ -470,4 +444,4 @@ def _attempt(submit: Callable[[], Completion]) -> Completion | BaseException:
 
 def run_behaviour(behaviour: Behaviour, driver: Driver, family: Family, timing: Timing) -> Verdict:
     """Play `behaviour` against `driver` over `family` and judge it."""
-    return Run(behaviour, driver, family, timing).run()
+    return DriverRun(behaviour, driver, family, timing).run()

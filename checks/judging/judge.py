@@ -1,4 +1,4 @@
-"""Judging: does an observed outcome meet an expectation?
+"""Judging: does an observation (what a call or an action did) meet an expectation?
 
 Rules of this module:
 - pure functions of values: no I/O, no clock, no threads, no pytest, no sockets;
@@ -17,8 +17,8 @@ from sockspec.language.timing import Timing, format_duration
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What one call or peer read did.
+class Observation:
+    """What one call, peer read or client action was observed to do (the judge's input).
 
     value: bytes for recv-like calls, an int for send-like calls, a frozenset of
         event names for a readiness wait (the step's socket), None otherwise.
@@ -37,6 +37,11 @@ class Outcome:
     @property
     def elapsed(self) -> float | None:
         return None if self.ended is None else self.ended - self.started
+
+    @property
+    def length(self) -> int | None:
+        """Bytes returned (a recv's data) or counted (a send's return), else None."""
+        return _length(self.value)
 
     def describe(self) -> str:
         if self.ended is None:
@@ -95,7 +100,7 @@ def _length(value: object) -> int | None:
     return None
 
 
-def _result_mismatches(expect: Expectation, outcome: Outcome) -> list[str]:
+def _result_mismatches(expect: Expectation, observed: Observation) -> list[str]:
     """What the returned value or error gets wrong (timing aside)."""
     wants_value = (
         expect.data is not None
@@ -106,28 +111,28 @@ def _result_mismatches(expect: Expectation, outcome: Outcome) -> list[str]:
         or bool(expect.ready_includes or expect.ready_excludes)
         or expect.unread is not None
     )
-    if outcome.error is not None:
-        if expect.errors and outcome.error not in expect.errors:
-            return [f"expected error {' or '.join(sorted(expect.errors))}, observed {outcome.describe()}"]
+    if observed.error is not None:
+        if expect.errors and observed.error not in expect.errors:
+            return [f"expected error {' or '.join(sorted(expect.errors))}, observed {observed.describe()}"]
         if wants_value or not expect.errors:
-            return [f"expected {describe(expect)}, observed {outcome.describe()}"]
+            return [f"expected {describe(expect)}, observed {observed.describe()}"]
         return []
     if expect.errors:
-        return [f"expected error {' or '.join(sorted(expect.errors))}, observed {outcome.describe()}"]
+        return [f"expected error {' or '.join(sorted(expect.errors))}, observed {observed.describe()}"]
     found = []
-    if expect.data is not None and outcome.value != expect.data:
+    if expect.data is not None and observed.value != expect.data:
         found.append(
-            f"expected data {Payload(expect.data).describe()}, observed {outcome.describe()}"
-            + _difference_note(expect.data, outcome.value)
+            f"expected data {Payload(expect.data).describe()}, observed {observed.describe()}"
+            + _difference_note(expect.data, observed.value)
         )
-    length = _length(outcome.value)
+    length = observed.length
     if expect.length is not None and (length is None or not expect.length.contains(length)):
-        found.append(f"expected length {expect.length.describe()}, observed {outcome.describe()}")
-    if expect.eof and outcome.value != b"":
-        found.append(f"expected EOF (b''), observed {outcome.describe()}")
-    found.extend(_ready_mismatches(expect, outcome))
-    if expect.unread is not None and outcome.unread != expect.unread:
-        seen = "not probed" if outcome.unread is None else f"{outcome.unread} bytes"
+        found.append(f"expected length {expect.length.describe()}, observed {observed.describe()}")
+    if expect.eof and observed.value != b"":
+        found.append(f"expected EOF (b''), observed {observed.describe()}")
+    found.extend(_ready_mismatches(expect, observed))
+    if expect.unread is not None and observed.unread != expect.unread:
+        seen = "not probed" if observed.unread is None else f"{observed.unread} bytes"
         found.append(
             f"expected {expect.unread} bytes left in the kernel buffer when it returned, observed {seen}"
         )
@@ -172,81 +177,85 @@ def _difference_note(expected: bytes, observed: object) -> str:
     return f"; {describe_difference(expected, observed)}"
 
 
-def _ready_mismatches(expect: Expectation, outcome: Outcome) -> list[str]:
+def _ready_mismatches(expect: Expectation, observed: Observation) -> list[str]:
     wanted = expect.ready is not None or expect.ready_includes or expect.ready_excludes
     if not wanted:
         return []
-    if not isinstance(outcome.value, frozenset):
-        return [f"expected readiness events, observed {outcome.describe()}"]
-    events: frozenset[str] = outcome.value
+    if not isinstance(observed.value, frozenset):
+        return [f"expected readiness events, observed {observed.describe()}"]
+    events: frozenset[str] = observed.value
     found = []
     if expect.ready is not None and events != expect.ready:
-        found.append(f"expected {describe(Expectation(ready=expect.ready))}, observed {outcome.describe()}")
+        found.append(f"expected {describe(Expectation(ready=expect.ready))}, observed {observed.describe()}")
     missing = expect.ready_includes - events
     if missing:
-        found.append(f"expected events including {', '.join(sorted(missing))}, observed {outcome.describe()}")
+        found.append(
+            f"expected events including {', '.join(sorted(missing))}, observed {observed.describe()}"
+        )
     extra = expect.ready_excludes & events
     if extra:
-        found.append(f"expected no {', '.join(sorted(extra))} event, observed {outcome.describe()}")
+        found.append(f"expected no {', '.join(sorted(extra))} event, observed {observed.describe()}")
     return found
 
 
 def _time_mismatches(
-    expect: Expectation, outcome: Outcome, acted: Mapping[str, float], timing: Timing
+    expect: Expectation, observed: Observation, acted: Mapping[str, float], timing: Timing
 ) -> list[str]:
-    assert outcome.ended is not None and outcome.elapsed is not None
+    assert observed.ended is not None and observed.elapsed is not None
     found = []
     if expect.not_before is not None:
         at = acted.get(expect.not_before)
         if at is None:
             found.append(
                 f"expected it to return not before {expect.not_before!r}, "
-                f"but it returned at {format_duration(outcome.ended)} and {expect.not_before!r} "
+                f"but it returned at {format_duration(observed.ended)} and {expect.not_before!r} "
                 "had not acted yet"
             )
-        elif outcome.ended < at:
+        elif observed.ended < at:
             found.append(
                 f"expected it to return not before {expect.not_before!r} "
-                f"(at {format_duration(at)}), observed it returned at {format_duration(outcome.ended)}"
+                f"(at {format_duration(at)}), observed it returned at {format_duration(observed.ended)}"
             )
     if expect.before is not None:
         at = acted.get(expect.before)
-        if at is not None and outcome.ended >= at:
+        if at is not None and observed.ended >= at:
             found.append(
                 f"expected it to return before {expect.before!r} (at {format_duration(at)}), "
-                f"observed it returned at {format_duration(outcome.ended)}"
+                f"observed it returned at {format_duration(observed.ended)}"
             )
-    if expect.min_elapsed is not None and outcome.elapsed < expect.min_elapsed:
+    if expect.min_elapsed is not None and observed.elapsed < expect.min_elapsed:
         found.append(
             f"expected it to take at least {format_duration(expect.min_elapsed)}, "
-            f"observed {format_duration(outcome.elapsed)}"
+            f"observed {format_duration(observed.elapsed)}"
         )
-    if expect.within is not None and outcome.elapsed > timing.upper(expect.within):
+    if expect.within is not None and observed.elapsed > timing.upper(expect.within):
         found.append(
             f"expected it to return within {format_duration(expect.within)} "
-            f"(+{format_duration(timing.tolerance)} tolerance), observed {format_duration(outcome.elapsed)}"
+            f"(+{format_duration(timing.tolerance)} tolerance), observed {format_duration(observed.elapsed)}"
         )
     return found
 
 
-def judge(expect: Expectation, outcome: Outcome, acted: Mapping[str, float], timing: Timing) -> list[str]:
-    """The mismatches between `expect` and `outcome`; empty when it meets them all.
+def judge(
+    expect: Expectation, observed: Observation, acted: Mapping[str, float], timing: Timing
+) -> list[str]:
+    """The mismatches between `expect` and `observed`; empty when it meets them all.
 
     `acted` maps step names to the time each step acted (a peer action's start,
     a call's return), for `not_before` and `before`.
     """
-    if outcome.ended is None:
+    if observed.ended is None:
         return [f"expected {describe(expect)}, observed no return (the call is still blocked)"]
     found: list[str] = []
     if expect.any_of:
         options = [
-            _result_mismatches(option, outcome) + _time_mismatches(option, outcome, acted, timing)
+            _result_mismatches(option, observed) + _time_mismatches(option, observed, acted, timing)
             for option in expect.any_of
         ]
         if all(options):
             found.append(
                 f"expected any of ({'; '.join(describe(o) for o in expect.any_of)}), "
-                f"observed {outcome.describe()}"
+                f"observed {observed.describe()}"
             )
     plain = Expectation(
         data=expect.data,
@@ -260,5 +269,5 @@ def judge(expect: Expectation, outcome: Outcome, acted: Mapping[str, float], tim
         unread=expect.unread,
     )
     if plain != Expectation():
-        found.extend(_result_mismatches(plain, outcome))
-    return found + _time_mismatches(expect, outcome, acted, timing)
+        found.extend(_result_mismatches(plain, observed))
+    return found + _time_mismatches(expect, observed, acted, timing)

@@ -1,30 +1,19 @@
-"""The trace: timestamped events of one behaviour run, and its timeline text.
+"""The trace collector: the events of one behaviour run, gathered from the runner's threads.
 
 Rules of this module:
-- an event is a frozen value: when (seconds on the behaviour's clock), who
-  (impl, peer, checker; for a server: client, server), what, and the step it
-  belongs to;
-- `Trace.add` is safe to call from any thread; events are shown in time order;
-- no I/O: rendering returns text.
+- the events are sockspec.judging.events values; this module only collects them;
+- `Trace.add` is safe to call from any thread (a call returns on its worker
+  thread, a server's client events come from the I/O thread), so it holds a
+  lock: the one reason judging imports threading;
+- `events()` is a snapshot in time order; a verdict carries that snapshot, so
+  nothing after the run needs the collector.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import Literal
 
-Actor = Literal["impl", "peer", "checker", "client", "server"]
-
-
-@dataclass(frozen=True)
-class Event:
-    """One thing that happened: `what` is a short phrase, e.g. "recv(1024) -> b'hi'"."""
-
-    at: float
-    actor: Actor
-    what: str
-    step: int | None = None
+from sockspec.judging.events import Actor, Event, What
 
 
 class Trace:
@@ -34,8 +23,8 @@ class Trace:
         self._events: list[Event] = []
         self._lock = threading.Lock()
 
-    def add(self, at: float, actor: Actor, what: str, step: int | None = None) -> Event:
-        event = Event(at, actor, what, step)
+    def add(self, at: float, actor: Actor, step: int | None, what: What) -> Event:
+        event = Event(at, actor, step, what)
         with self._lock:
             self._events.append(event)
         return event
@@ -43,12 +32,3 @@ class Trace:
     def events(self) -> tuple[Event, ...]:
         with self._lock:
             return tuple(sorted(self._events, key=lambda event: event.at))
-
-    def render(self, mark_step: int | None = None) -> str:
-        """The timeline, one event a line; the failing step's events are marked '>'."""
-        lines = []
-        for event in self.events():
-            marker = ">" if mark_step is not None and event.step == mark_step else " "
-            step = f"step {event.step + 1}" if event.step is not None else "setup"
-            lines.append(f"{marker} {event.at * 1000:9.1f} ms  {event.actor:<7} {step:<8} {event.what}")
-        return "\n".join(lines)

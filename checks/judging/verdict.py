@@ -2,7 +2,8 @@
 
 Rules of this module:
 - values only (frozen dataclasses), no I/O: the driver and server runners make
-  verdicts, the reports read them;
+  verdicts, the reports read them; a verdict carries its trace's events, in
+  time order, so no report needs the collector;
 - a verdict names its failing step by index (0-based) and its place in the spec.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sockspec.judging.trace import Trace
+from sockspec.judging.events import Event
 from sockspec.language.model import Behaviour, Family, Origin
 
 
@@ -26,12 +27,12 @@ class Failure:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The result of one behaviour on one driver over one family."""
+    """The result of one behaviour on one driver over one family, and its trace's events."""
 
     behaviour: Behaviour
     driver: str
     family: Family
-    trace: Trace
+    events: tuple[Event, ...]
     failure: Failure | None = None
     notes: tuple[str, ...] = field(default=())
 

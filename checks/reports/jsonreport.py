@@ -1,33 +1,30 @@
 """The JSON report: a run's record as one JSON document, described by report.schema.json.
 
 Rules of this module:
-- the document is `dataclasses.asdict` of the `RunRecord`, enums as their
-  values, tuples as lists; nothing else is added or renamed here, so the
-  record's docstrings document the fields and the schema pins them down;
+- the document is `plain.to_plain` of the `RunRecord` (`dataclasses.asdict`,
+  enums as their values, tuples as lists); nothing else is added or renamed
+  here, so the record's docstrings document the fields and the schema pins
+  them down;
 - `render` returns text and `SCHEMA` names the schema file shipped beside
   this module; writing the file is the caller's.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import json
 from pathlib import Path
 from typing import Any
 
+from sockspec.reports.plain import to_plain
 from sockspec.reports.record import RunRecord
 
 SCHEMA = Path(__file__).resolve().parent / "report.schema.json"
 
 
-def _plain(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    return {key: value.value if isinstance(value, enum.Enum) else value for key, value in pairs}
-
-
 def document(record: RunRecord) -> dict[str, Any]:
     """The report as JSON-able data."""
-    return dataclasses.asdict(record, dict_factory=_plain)
+    plain: dict[str, Any] = to_plain(record)
+    return plain
 
 
 def render(record: RunRecord) -> str:

@@ -1,22 +1,26 @@
 """The record of one sockspec run: what the JSON and HTML reports and the baseline writer read.
 
 Rules of this module:
-- values only: frozen dataclasses and one enum, no I/O, no pytest;
-- a record holds plain data (str, int, float, bool, None, tuples of them, and
-  records), so `dataclasses.asdict` of a `RunRecord` is the JSON report, and
-  `report.schema.json` beside this file describes exactly that document;
+- values only: frozen dataclasses and enums, no I/O, no pytest;
+- a record holds plain data (str, int, float, bool, None, enums, tuples of
+  them, and records), so `plain.to_plain` of a `RunRecord` is the JSON report,
+  `plain.from_plain` rebuilds any record from it, and `report.schema.json`
+  beside this file describes exactly that document;
 - an item's outcome is the gate's word for it (`Outcome`), not pytest's: a
   SHOULD behaviour that failed outside strict mode is WARNED, a known failure
   from the baseline is EXPECTED_FAIL, a baselined behaviour that passed is
   UNEXPECTED_PASS;
 - times are seconds; trace times are on the behaviour's own clock (0 is when
-  its first step started).
+  its first step started); a trace event says what happened as the fields of
+  sockspec.judging.events.What, never as a phrase to parse.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+
+from sockspec.judging.events import Actor, What
 
 
 class Outcome(enum.Enum):
@@ -39,12 +43,13 @@ BROKE_RULE: frozenset[Outcome] = frozenset({Outcome.FAILED, Outcome.WARNED, Outc
 
 @dataclass(frozen=True)
 class EventRecord:
-    """One trace event: seconds since the behaviour started, who, what, and its step (1-based)."""
+    """One trace event: seconds since the behaviour started, who, its step (1-based; None for
+    set-up), and what happened (its kind, operation and values)."""
 
     at: float
-    actor: str
-    what: str
+    actor: Actor
     step: int | None
+    what: What
 
 
 @dataclass(frozen=True)
@@ -194,7 +199,8 @@ class RunRecord:
 
 
 #: The version of the record's format; it changes when a field changes meaning or goes away.
-FORMAT = 1
+#: 2: a trace event's `what` is structured (kind, op, label, client, args, outcome, ...).
+FORMAT = 2
 
 
 def counts(items: tuple[ItemRecord, ...]) -> dict[str, int]:

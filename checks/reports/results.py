@@ -2,21 +2,24 @@
 
 Rules of this module:
 - pure: functions of verdicts, records and plain data; no I/O, no pytest;
-- what a run saw travels as a `Detail`, plain JSON-able data, because pytest
-  hands it from the process that ran the item to the one that writes the
-  reports (with pytest-xdist they differ) in the item's `user_properties`;
+- what a run saw (`Seen`) travels as a `Detail`, plain JSON-able data made by
+  `plain.to_plain` and read back by `plain.from_plain`, because pytest hands it
+  from the process that ran the item to the one that writes the reports (with
+  pytest-xdist they differ) in the item's `user_properties`;
 - `item_record` is the one place that builds an `ItemRecord`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sockspec.judging import judge as judging
-from sockspec.judging.trace import Trace
+from sockspec.judging.events import Event
 from sockspec.judging.verdict import Verdict
 from sockspec.language.model import Behaviour, Expectation
+from sockspec.reports.plain import from_plain, to_plain
 from sockspec.reports.record import (
     EventRecord,
     FailureRecord,
@@ -34,15 +37,29 @@ OUTCOME = "sockspec_outcome"
 #: The user property of a SHOULD behaviour that failed outside strict mode: its first problem.
 WARNING = "sockspec_warning"
 
+#: A `Seen` as plain data (see `plain`).
 Detail = dict[str, Any]
 
 
-def events(trace: Trace) -> tuple[EventRecord, ...]:
+@dataclass(frozen=True)
+class Seen:
+    """What one item's run saw, for its record: its failure, its trace, the model observed, the
+    failure text, and the baseline's reason when the baseline lists it."""
+
+    failure: FailureRecord | None = None
+    trace: tuple[EventRecord, ...] = ()
+    observed_model: ObservedModel | None = None
+    text: str | None = None
+    known: str | None = None
+
+
+def events(found: Iterable[Event]) -> tuple[EventRecord, ...]:
+    """A verdict's events as records: times to the microsecond, steps counted from 1."""
     return tuple(
         EventRecord(
-            round(event.at, 6), event.actor, event.what, event.step + 1 if event.step is not None else None
+            round(event.at, 6), event.actor, event.step + 1 if event.step is not None else None, event.what
         )
-        for event in trace.events()
+        for event in found
     )
 
 
@@ -77,35 +94,16 @@ def detail(
     inference: Inference | None = None,
     known: str | None = None,
 ) -> Detail:
-    """What a run saw, as plain data: its failure, its trace, the model observed, the failure text,
-    and the baseline's reason when the baseline lists it."""
-    found = failure(verdict) if verdict is not None else None
-    model = observed_model(inference) if inference is not None else None
-    return {
-        "failure": None
-        if found is None
-        else {
-            "step": found.step,
-            "where": found.where,
-            "title": found.title,
-            "expected": found.expected,
-            "observed": list(found.observed),
-        },
-        "trace": [
-            [event.at, event.actor, event.what, event.step]
-            for event in (events(verdict.trace) if verdict is not None else ())
-        ],
-        "observed_model": None
-        if model is None
-        else {
-            "model": model.model,
-            "kind": model.kind,
-            "reason": model.reason,
-            "evidence": list(model.evidence),
-        },
-        "text": text,
-        "known": known,
-    }
+    """What a run saw (a `Seen`), as plain data."""
+    seen = Seen(
+        failure=failure(verdict) if verdict is not None else None,
+        trace=events(verdict.events) if verdict is not None else (),
+        observed_model=observed_model(inference) if inference is not None else None,
+        text=text,
+        known=known,
+    )
+    plain: Detail = to_plain(seen)
+    return plain
 
 
 def item_record(
@@ -118,9 +116,7 @@ def item_record(
 ) -> ItemRecord:
     """The record of one item: `behaviour` holds the item's properties (spec_id, model, level,
     impl, family, rule, source), `seen` its Detail (None when it did not run)."""
-    seen = seen or {}
-    found = seen.get("failure")
-    model = seen.get("observed_model")
+    saw = from_plain(Seen, seen) if seen is not None else Seen()
     return ItemRecord(
         nodeid=nodeid,
         id=behaviour["spec_id"],
@@ -132,17 +128,11 @@ def item_record(
         duration=round(duration, 6),
         rule=behaviour["rule"],
         source=behaviour["source"],
-        reason=seen.get("known") or reason,
-        failure=None
-        if found is None
-        else FailureRecord(
-            found["step"], found["where"], found["title"], found["expected"], tuple(found["observed"])
-        ),
-        trace=tuple(EventRecord(at, actor, what, step) for at, actor, what, step in seen.get("trace", ())),
-        observed_model=None
-        if model is None
-        else ObservedModel(model["model"], model["kind"], model["reason"], tuple(model["evidence"])),
-        text=seen.get("text"),
+        reason=saw.known or reason,
+        failure=saw.failure,
+        trace=saw.trace,
+        observed_model=saw.observed_model,
+        text=saw.text,
     )
 
 

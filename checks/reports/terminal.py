@@ -6,6 +6,8 @@ Rules of this module:
   rule, each mismatch, the step (file:line), the rule's source, then the
   timeline: the first lines are what a CI system shows of it (JUnit's message
   keeps about 500 characters);
+- the timeline is one event a line, in words from sockspec.judging.events
+  (`describe`); nothing reads those words back;
 - no pytest, no I/O.
 """
 
@@ -16,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from sockspec.judging.events import Event, describe
 from sockspec.language.model import Model
 from sockspec.reports.record import GATE_FAILS, ItemRecord, NotApplicableRecord, Outcome, ServerRecord
 
@@ -37,8 +40,18 @@ def render_failure(verdict: Verdict, impl: str | None = None) -> str:
         f"  source:  {behaviour.source}",
     ]
     lines.append("  timeline (ms since the behaviour started; '>' marks the failing step):")
-    lines.extend(f"  {line}" for line in verdict.trace.render(failure.step).splitlines())
+    lines.extend(f"  {line}" for line in timeline(verdict.events, failure.step))
     return "\n".join(lines)
+
+
+def timeline(events: Iterable[Event], mark_step: int | None = None) -> list[str]:
+    """The events one a line, in time order; the events of step `mark_step` (an index) marked '>'."""
+    lines = []
+    for event in sorted(events, key=lambda event: event.at):
+        marker = ">" if mark_step is not None and event.step == mark_step else " "
+        step = f"step {event.step + 1}" if event.step is not None else "setup"
+        lines.append(f"{marker} {event.at * 1000:9.1f} ms  {event.actor:<7} {step:<8} {describe(event.what)}")
+    return lines
 
 
 @dataclass

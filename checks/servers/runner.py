@@ -3,8 +3,11 @@
 Rules of this module:
 - it performs no socket operation of its own: the clients are `clients.ClientPool`'s,
   the server's process tree is read through the target's `observe`; judging
-  of outcomes is `sockspec.judging.judge`'s, inference of the model `infer`'s;
-- one clock stamps every event; the only sleeps are the delays a spec asks for
+  of what was observed is `sockspec.judging.judge`'s, inference of the model `infer`'s;
+- the step loop, the item deadline and the clean-up's verdict are the shared
+  skeleton's (sockspec.judging.steprun);
+- one clock stamps every event, and each event is a structured value
+  (sockspec.judging.events); the only sleeps are the delays a spec asks for
   (`after:`, `pause:`), an observation's window (`over:`), and the short polls
   of /proc while counts settle (a process tree has no event to wait on); every
   other wait is for a condition, bounded by the step's limit and the item limit;
@@ -17,26 +20,29 @@ Rules of this module:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from sockspec.judging import judge as judging
-from sockspec.judging.judge import Outcome
-from sockspec.judging.trace import Trace
+from sockspec.judging.events import Kind, What
+from sockspec.judging.judge import Observation
+from sockspec.judging.steprun import StepFailed, StepRun
 from sockspec.judging.verdict import Failure, Verdict
 from sockspec.language.model import Behaviour, Client, Expectation, Family, Observe, Payload, Step
-from sockspec.language.timing import Clock, Timing, format_duration
+from sockspec.language.timing import Timing, format_duration
 from sockspec.servers import infer as inferring
 from sockspec.servers import observe as observing
 from sockspec.servers.clients import ClientError, ClientPool, View, ensure_descriptors
 from sockspec.servers.config import DeclaredModel
 from sockspec.servers.observe import Snapshot
 
-PER_CLIENT = b"{client}"
+#: In a client step's data, this stands for the client's own name ("I am {client}").
+CLIENT_PLACEHOLDER = b"{client}"
 SHOWN_CLIENTS = 3
 STALL_QUIET = 0.2
 SETTLE_SAMPLES = 3
@@ -72,14 +78,8 @@ class ServerVerdict(Verdict):
     inferences: tuple[inferring.Inference, ...] = field(default=())
 
 
-class _StepFailed(Exception):
-    def __init__(self, failure: Failure) -> None:
-        super().__init__(failure.title)
-        self.failure = failure
-
-
 def _with_client(data: bytes, label: str) -> bytes:
-    return data.replace(PER_CLIENT, label.encode())
+    return data.replace(CLIENT_PLACEHOLDER, label.encode())
 
 
 def _expect_for(expect: Expectation, label: str) -> Expectation:
@@ -100,7 +100,13 @@ def total_clients(behaviour: Behaviour) -> int:
 
 def describe_client_step(step: Client) -> str:
     """The step as the trace shows it: "send 512 bytes", "read 5", "connect 200 clients"."""
-    parts = [step.action]
+    shown = client_arguments(step)
+    return f"{step.action} {shown}" if shown else step.action
+
+
+def client_arguments(step: Client) -> str:
+    """The step's arguments as shown: "512 bytes", "5", "200 clients", or nothing."""
+    parts: list[str] = []
     if step.action in {"connect", "cycle"} and step.count > 1:
         parts.append(f"{step.count} {'clients' if step.action == 'connect' else 'connections in turn'}")
     if step.payload is not None:
@@ -120,95 +126,85 @@ def describe_client_step(step: Client) -> str:
     return " ".join(parts)
 
 
-class ServerRun:
+class ServerRun(StepRun):
     """One server behaviour against one server over one family: call `run()` once."""
 
     def __init__(self, behaviour: Behaviour, target: ServerTarget, family: Family, timing: Timing) -> None:
-        self.behaviour = behaviour
+        super().__init__(behaviour, timing)
         self.target = target
         self.family = family
-        self.timing = timing
-        self.clock = Clock()
-        self.trace = Trace()
-        self.acted: dict[str, float] = {}
         self.groups: dict[str, list[str]] = {}
         self.snapshots: dict[str, Snapshot] = {}
         self.inferences: list[inferring.Inference] = []
-        self.deadline = timing.item_limit
         self.pool: ClientPool | None = None
-        self.index = 0
 
     # -- the whole run -------------------------------------------------------
 
     def run(self) -> ServerVerdict:
-        failure: Failure | None = None
-        notes: list[str] = []
-        try:
-            ensure_descriptors(total_clients(self.behaviour))
-            self.pool = ClientPool(
-                FAMILIES[self.family], self.target.address(self.family), self.clock, self._notify
-            )
-            last = 0.0
-            for index, step in enumerate(self.behaviour.steps):
-                self.index = index
-                self._wait_until(last + step.after)
-                last = self._step(index, step)
-        except _StepFailed as failed:
-            failure = failed.failure
-            self._observe_anyway(failure)
-        except ClientError as exc:
-            failure = Failure(
-                None, self.behaviour.origin, "the checker's clients", (f"{exc} (not the server's fault)",)
-            )
-        finally:
-            if self.pool is not None:
-                notes.extend(self.pool.close())
-        exited = self.target.exited(EXIT_GRACE if failure is not None else 0.0)
-        if exited is not None:
-            line = f"the server {exited} during this behaviour"
-            if failure is None:
-                failure = Failure(None, self.behaviour.origin, "the server process", (line,))
-            else:
-                failure = dataclasses.replace(failure, mismatches=(*failure.mismatches, line))
-        if failure is None and notes:
-            failure = Failure(None, self.behaviour.origin, "clean-up", tuple(notes))
+        failure, notes = self.play()
         return ServerVerdict(
             self.behaviour,
             self.target.name,
             self.family,
-            self.trace,
+            self.trace.events(),
             failure,
-            tuple(notes),
+            notes,
             tuple(self.inferences),
         )
+
+    def set_up(self) -> None:
+        with self._clients_fault():
+            ensure_descriptors(total_clients(self.behaviour))
+            self.pool = ClientPool(
+                FAMILIES[self.family], self.target.address(self.family), self.clock, self._notify
+            )
+
+    def failed(self, failure: Failure) -> Failure:
+        self._observe_anyway(failure)
+        return failure
+
+    def clean_up(self) -> list[str]:
+        return self.pool.close() if self.pool is not None else []
+
+    def finish(self, failure: Failure | None) -> Failure | None:
+        """When the server process exited during the behaviour, the failure says so."""
+        exited = self.target.exited(EXIT_GRACE if failure is not None else 0.0)
+        if exited is None:
+            return failure
+        line = f"the server {exited} during this behaviour"
+        if failure is None:
+            return Failure(None, self.behaviour.origin, "the server process", (line,))
+        return dataclasses.replace(failure, mismatches=(*failure.mismatches, line))
+
+    @contextlib.contextmanager
+    def _clients_fault(self) -> Iterator[None]:
+        """A failure of the checker's own clients ends the run, blaming the checker, not the server."""
+        try:
+            yield
+        except ClientError as exc:
+            raise StepFailed(
+                Failure(
+                    None,
+                    self.behaviour.origin,
+                    "the checker's clients",
+                    (f"{exc} (not the server's fault)",),
+                )
+            ) from None
 
     def _notify(self, label: str, what: str) -> None:
         """What the server did to a single client, as the client saw it (from the I/O thread)."""
         if "#" not in label:
-            self.trace.add(self.clock.now(), "server", f"-> {label}: {what}", self.index)
-
-    # -- time ----------------------------------------------------------------
-
-    def _wait_until(self, when: float) -> None:
-        delay = min(when, self.deadline) - self.clock.now()
-        if delay > 0:
-            time.sleep(delay)
-
-    def _limit(self, step: Step, default: float | None = None) -> float:
-        wanted = step.limit if step.limit is not None else (default or self.timing.step_limit)
-        return max(0.0, min(wanted, self.deadline - self.clock.now()))
-
-    def _fail(self, index: int, step: Step, title: str, mismatches: list[str]) -> _StepFailed:
-        return _StepFailed(Failure(index, step.origin, title, tuple(mismatches)))
+            self.record("server", What(Kind.SERVER, client=label, outcome=what), self.index)
 
     # -- steps ---------------------------------------------------------------
 
-    def _step(self, index: int, step: Step) -> float:
-        if isinstance(step, Client):
-            return self._client(index, step)
-        if isinstance(step, Observe):
-            return self._observe(index, step)
-        raise self._fail(
+    def step(self, index: int, step: Step) -> float:
+        with self._clients_fault():
+            if isinstance(step, Client):
+                return self._client(index, step)
+            if isinstance(step, Observe):
+                return self._observe(index, step)
+        raise self.fail(
             index,
             step,
             f"step {index + 1}",
@@ -228,7 +224,8 @@ class ServerRun:
         assert self.pool is not None
         started = self.clock.now()
         labels = self._labels(step)
-        self.trace.add(started, "client", f"{step.client}: {describe_client_step(step)}", index)
+        what = What(Kind.CLIENT, step.action, client=step.client, args=client_arguments(step))
+        self.record("client", what, index, at=started)
         if step.name is not None:
             self.acted[step.name] = started
         CLIENT_ACTIONS[step.action](self, index, step, labels, self.pool)
@@ -242,27 +239,33 @@ class ServerRun:
         index: int,
         step: Client,
         labels: list[str],
-        outcomes: dict[str, tuple[Outcome, list[str]]],
+        observations: dict[str, tuple[Observation, list[str]]],
         expect: Expectation,
         limit: float,
     ) -> None:
-        """Judge each client's outcome; raise a failure naming the first few clients that fail."""
+        """Judge what each client observed; raise a failure naming the first few clients that fail."""
         failing: list[tuple[str, list[str]]] = []
         for label in labels:
-            outcome, extra = outcomes[label]
+            observed, extra = observations[label]
             wanted = _expect_for(expect, label)
-            if outcome.ended is None:
+            if observed.ended is None:
                 found = [
                     f"expected {judging.describe(wanted)}, observed nothing within {format_duration(limit)}"
                 ]
             else:
-                found = judging.judge(wanted, outcome, self.acted, self.timing)
+                found = judging.judge(wanted, observed, self.acted, self.timing)
             if found:
                 failing.append((label, found + extra))
         title = f"step {index + 1} ({step.client}: {describe_client_step(step)})"
-        summary = f"{len(labels) - len(failing)} of {len(labels)} as expected" if len(labels) > 1 else ""
-        if summary:
-            self.trace.add(self.clock.now(), "checker", f"{step.client}: {summary}", index)
+        if len(labels) > 1:
+            what = What(
+                Kind.JUDGED,
+                step.action,
+                client=step.client,
+                count=len(labels) - len(failing),
+                total=len(labels),
+            )
+            self.record("checker", what, index)
         if not failing:
             return
         problems = [f"client {label}: {line}" for label, lines in failing[:SHOWN_CLIENTS] for line in lines]
@@ -272,23 +275,26 @@ class ServerRun:
                 f"and {len(rest)} more of the {len(labels)} clients failed too "
                 f"({', '.join(rest[:5])}{', ...' if len(rest) > 5 else ''})"
             )
-        raise self._fail(index, step, title, problems)
+        raise self.fail(index, step, title, problems)
 
     # -- client actions ---------------------------------------------------------
 
     def _connect(self, index: int, step: Client, labels: list[str], pool: ClientPool) -> None:
         started = self.clock.now()
-        limit = self._limit(step)
+        limit = self.limit(step)
         deadline = started + limit
-        outcomes: dict[str, tuple[Outcome, list[str]]] = {}
+        observations: dict[str, tuple[Observation, list[str]]] = {}
         for label in labels:
             pool.connect(label, step.rcvbuf, step.sndbuf, max(0.0, deadline - self.clock.now()))
         for label in labels:
-            outcomes[label] = (_connect_outcome(pool.view(label), started, self.clock.now()), [])
+            observations[label] = (_connect_observation(pool.view(label), started, self.clock.now()), [])
         connected = sum(1 for label in labels if pool.view(label).state == "open")
-        what = "connected" if len(labels) == 1 and connected else f"{connected} of {len(labels)} connected"
-        self.trace.add(self.clock.now(), "client", f"{step.client}: {what}", index)
-        self._judge_group(index, step, labels, outcomes, step.expect or Expectation(ok=True), limit)
+        said = "connected" if len(labels) == 1 and connected else f"{connected} of {len(labels)} connected"
+        what = What(
+            Kind.RETURN, "connect", client=step.client, outcome=said, count=connected, total=len(labels)
+        )
+        self.record("client", what, index)
+        self._judge_group(index, step, labels, observations, step.expect or Expectation(ok=True), limit)
 
     def _send(self, index: int, step: Client, labels: list[str], pool: ClientPool) -> None:
         assert step.payload is not None
@@ -298,7 +304,7 @@ class ServerRun:
 
     def _read(self, index: int, step: Client, labels: list[str], pool: ClientPool) -> None:
         started = self.clock.now()
-        limit = self._limit(step)
+        limit = self.limit(step)
         expect = step.expect or Expectation(ok=True)
         sizes = {label: _read_size(step, expect, label) for label in labels}
         for label in labels:
@@ -306,36 +312,44 @@ class ServerRun:
 
         stopped = pool.wait_read(sizes, limit, self.timing.step_limit)
         ended = self.clock.now()
-        outcomes = {}
+        observations = {}
         for label in labels:
             view = pool.view(label)
             data = pool.take(label, sizes[label])
-            outcome, notes = _read_outcome(view, data, sizes[label], started, ended, limit)
+            observed, notes = _read_observation(view, data, sizes[label], started, ended, limit)
             if label in stopped:
                 notes = [
                     f"only {len(data)} of {sizes[label]} bytes arrived, then nothing more for "
                     f"{format_duration(self.timing.step_limit)}; the connection is still open"
                 ]
-            outcomes[label] = (outcome, notes)
+            observations[label] = (observed, notes)
         if len(labels) == 1:
-            outcome = outcomes[labels[0]][0]
+            observed = observations[labels[0]][0]
             shown = (
-                outcome.describe()
-                if outcome.ended is not None
+                observed.describe()
+                if observed.ended is not None
                 else f"nothing within {format_duration(limit)}"
             )
-            self.trace.add(ended, "client", f"{step.client}: read -> {shown}", index)
-        self._judge_group(index, step, labels, outcomes, expect, limit)
+            what = What(
+                Kind.RETURN,
+                "read",
+                client=step.client,
+                outcome=shown,
+                error=observed.error,
+                count=observed.length,
+            )
+            self.record("client", what, index, at=ended)
+        self._judge_group(index, step, labels, observations, expect, limit)
 
     def _stop_reading(self, index: int, step: Client, labels: list[str], pool: ClientPool) -> None:
         for label in labels:
             pool.stop_reading(label)
 
     def _wait_stalled(self, index: int, step: Client, labels: list[str], pool: ClientPool) -> None:
-        limit = self._limit(step)
+        limit = self.limit(step)
         for label in labels:
-            what = pool.wait_stalled(label, STALL_QUIET, limit)
-            self.trace.add(self.clock.now(), "client", f"{label}: {what}", index)
+            said = pool.wait_stalled(label, STALL_QUIET, limit)
+            self.record("client", What(Kind.RETURN, "wait_stalled", client=label, outcome=said), index)
 
     def _shutdown(self, index: int, step: Client, labels: list[str], pool: ClientPool) -> None:
         for label in labels:
@@ -348,12 +362,12 @@ class ServerRun:
     def _reset(self, index: int, step: Client, labels: list[str], pool: ClientPool) -> None:
         for label in labels:
             pool.reset(label)
-        pool.wait(labels, lambda view: view.state != "open", self._limit(step))
+        pool.wait(labels, lambda view: view.state != "open", self.limit(step))
 
     def _cycle(self, index: int, step: Client, labels: list[str], pool: ClientPool) -> None:
         """Connect, exchange the payload, close: `count` times, one connection after another."""
         started = self.clock.now()
-        limit = self._limit(step)
+        limit = self.limit(step)
         deadline = started + limit
         expect = step.expect or (Expectation(data=step.payload) if step.payload else Expectation(ok=True))
         for number in range(1, step.count + 1):
@@ -361,10 +375,10 @@ class ServerRun:
             self.groups[step.client] = [label]
             began = self.clock.now()
             pool.connect(label, step.rcvbuf, step.sndbuf, max(0.0, deadline - self.clock.now()))
-            outcome = _connect_outcome(pool.view(label), began, self.clock.now())
+            connected = _connect_observation(pool.view(label), began, self.clock.now())
             found: list[str] = []
-            if outcome.ended is None or outcome.error is not None:
-                found = judging.judge(Expectation(ok=True), outcome, self.acted, self.timing) or [
+            if connected.ended is None or connected.error is not None:
+                found = judging.judge(Expectation(ok=True), connected, self.acted, self.timing) or [
                     f"expected success, observed nothing within {format_duration(limit)}"
                 ]
             elif step.payload:
@@ -373,7 +387,7 @@ class ServerRun:
                 pool.wait_read(
                     {label: len(data)}, max(0.0, deadline - self.clock.now()), self.timing.step_limit
                 )
-                read, extra = _read_outcome(
+                read, extra = _read_observation(
                     pool.view(label), pool.take(label, len(data)), len(data), began, self.clock.now(), limit
                 )
                 wanted = _expect_for(expect, label)
@@ -387,21 +401,23 @@ class ServerRun:
                     found += extra if found else []
             pool.close_client(label)
             if found:
-                self.trace.add(self.clock.now(), "client", f"{label}: failed", index)
-                raise self._fail(
+                self.record("client", What(Kind.RETURN, "cycle", client=label, outcome="failed"), index)
+                raise self.fail(
                     index,
                     step,
                     f"step {index + 1} ({step.client}: {describe_client_step(step)})",
                     [f"connection {number} of {step.count} ({label}): {line}" for line in found],
                 )
-        self.trace.add(self.clock.now(), "client", f"{step.client}: {step.count} connections done", index)
+        done = f"{step.count} connections done"
+        what = What(Kind.RETURN, "cycle", client=step.client, outcome=done, count=step.count)
+        self.record("client", what, index)
 
     # -- observation -------------------------------------------------------------
 
     def _snapshot(self, index: int, step: Observe) -> Snapshot:
         snap = self.target.observe(self.clock.now())
         if snap is None:
-            raise self._fail(
+            raise self.fail(
                 index,
                 step,
                 f"step {index + 1} (observe {step.name})",
@@ -434,17 +450,18 @@ class ServerRun:
         elif step.over is not None:
             snap, problems = self._window(index, step, step.over)
         else:
-            snap, problems = self._settled(index, step, self._limit(step, DEFAULT_SETTLE_LIMIT)), []
+            snap, problems = self._settled(index, step, self.limit(step, DEFAULT_SETTLE_LIMIT)), []
         self.snapshots[step.name] = snap
-        self.trace.add(self.clock.now(), "checker", f"observe {step.name}: {_describe_snapshot(snap)}", index)
+        what = What(Kind.OBSERVE, "observe", args=step.name, outcome=_describe_snapshot(snap))
+        self.record("checker", what, index)
         self.acted[step.name] = self.clock.now()
         if problems:
-            raise self._fail(index, step, title, problems)
+            raise self.fail(index, step, title, problems)
         return self.clock.now()
 
     def _back_to(self, index: int, step: Observe, name: str) -> tuple[Snapshot, list[str]]:
         base = self.snapshots[name]
-        limit = self._limit(step)
+        limit = self.limit(step)
         deadline = self.clock.now() + limit
         while True:
             snap = self._snapshot(index, step)
@@ -467,7 +484,7 @@ class ServerRun:
         first = self._snapshot(index, step)
         samples = [first]
         for number in range(1, WINDOW_SAMPLES + 1):
-            self._wait_until(first.at + over * number / WINDOW_SAMPLES)
+            self.wait_until(first.at + over * number / WINDOW_SAMPLES)
             samples.append(self._snapshot(index, step))
         last = samples[-1]
         elapsed = max(last.at - first.at, 1e-9)
@@ -495,7 +512,8 @@ class ServerRun:
             )
             inference = inferring.infer(found)
             self.inferences.append(inference)
-            self.trace.add(self.clock.now(), "checker", f"model: {inference.describe()}", index)
+            what = What(Kind.MODEL, "observe", args=step.name, outcome=inference.describe())
+            self.record("checker", what, index)
             if expect is not None and expect.model is not None:
                 problems.extend(self._check_model(expect.model, inference))
         return last, problems
@@ -515,7 +533,7 @@ class ServerRun:
         quick = dataclasses.replace(later[0], expect=None, over=min(later[0].over or 0.0, SALVAGE_WINDOW))
         try:
             self._window(failure.step, quick, quick.over or SALVAGE_WINDOW)
-        except _StepFailed:
+        except StepFailed:
             return
         if self.inferences:
             last = self.inferences[-1]
@@ -557,32 +575,32 @@ def _read_size(step: Client, expect: Expectation, label: str) -> int:
     return len(_with_client(expect.data, label))
 
 
-def _connect_outcome(view: View, started: float, now: float) -> Outcome:
+def _connect_observation(view: View, started: float, now: float) -> Observation:
     if view.state in {"open", "closed"}:
-        return Outcome(started, now, None)
+        return Observation(started, now, None)
     if view.state == "failed":
-        return Outcome(started, now, None, view.error, view.detail)
-    return Outcome(started, None)
+        return Observation(started, now, None, view.error, view.detail)
+    return Observation(started, None)
 
 
-def _read_outcome(
+def _read_observation(
     view: View, data: bytes, size: int, started: float, ended: float, limit: float
-) -> tuple[Outcome, list[str]]:
+) -> tuple[Observation, list[str]]:
     """What a read got, and notes on how it ended when short (EOF, an error, nothing more)."""
     if len(data) >= size:
-        return Outcome(started, ended, data), []
+        return Observation(started, ended, data), []
     if view.error is not None and not data:
-        return Outcome(started, ended, None, view.error, view.detail), []
+        return Observation(started, ended, None, view.error, view.detail), []
     if view.error is not None:
-        return Outcome(started, ended, data), [
+        return Observation(started, ended, data), [
             f"after {len(data)} bytes the connection failed: {view.detail}"
         ]
     if view.eof:
         note = [f"the server closed the connection (EOF) after {view.received} bytes"] if data else []
-        return Outcome(started, ended, data), note
+        return Observation(started, ended, data), note
     if not data:
-        return Outcome(started, None), []
-    return Outcome(started, ended, data), [
+        return Observation(started, None), []
+    return Observation(started, ended, data), [
         f"only {len(data)} of {size} bytes arrived within {format_duration(limit)}; "
         "the connection is still open"
     ]
