@@ -4,9 +4,9 @@ Rules of this module:
 - YAML is loaded with PyYAML's SafeLoader only; no global patching of PyYAML;
 - every problem is a `SpecError` naming file, line and the field path, found
   before anything runs: a file with any error yields no behaviour at all;
-- the JSON Schema (spec/schema.json) sockspec the shape; this module adds what a
-  schema cannot say (names that must exist, arguments each operation needs,
-  ids unique across the corpus);
+- the JSON Schema (spec/schema.json) checks the shape; this module adds what a
+  schema cannot say (names that must exist, the fields each operation needs as
+  sockspec.language.operations says, ids unique across the corpus);
 - no I/O beyond reading the spec files; no pytest, no sockets.
 """
 
@@ -43,6 +43,7 @@ from sockspec.language.model import (
     Step,
     Topology,
 )
+from sockspec.language.operations import CALL_COMMON, CALLS, PEER_COMMON, PEERS, Arguments
 from sockspec.language.timing import parse_duration
 
 SCHEMA_PATH = SCHEMA
@@ -50,36 +51,7 @@ STEP_KINDS = ("call", "peer", "await", "check", "client", "observe")
 
 FieldPath = tuple[str | int, ...]
 
-# For each operation: the fields it needs, and the other fields it accepts.
-CALL_ARGUMENTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "recv": (frozenset({"size"}), frozenset({"flags"})),
-    "send": (frozenset({"data"}), frozenset({"flags"})),
-    "accept": (frozenset(), frozenset()),
-    "connect": (frozenset(), frozenset()),
-    "shutdown": (frozenset({"how"}), frozenset()),
-    "close": (frozenset(), frozenset()),
-    "setblocking": (frozenset({"blocking"}), frozenset()),
-    "settimeout": (frozenset({"timeout"}), frozenset()),
-    "register": (frozenset({"events"}), frozenset({"trigger", "sock"})),
-    "modify": (frozenset({"events"}), frozenset({"trigger", "sock"})),
-    "unregister": (frozenset(), frozenset({"sock"})),
-    "wait": (frozenset({"timeout"}), frozenset({"sock"})),
-    "cancel": (frozenset({"target"}), frozenset()),
-    "pause": (frozenset(), frozenset()),
-    "resume": (frozenset(), frozenset()),
-}
-PEER_ARGUMENTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "send": (frozenset({"data"}), frozenset()),
-    "read": (frozenset({"size"}), frozenset({"expect"})),
-    "shutdown": (frozenset({"how"}), frozenset()),
-    "close": (frozenset(), frozenset()),
-    "reset": (frozenset(), frozenset()),
-    "accept": (frozenset(), frozenset()),
-    "connect": (frozenset(), frozenset()),
-    "steal": (frozenset({"size"}), frozenset({"expect"})),
-}
-_CALL_COMMON = frozenset({"call", "as", "repeat", "expect", "name", "after", "limit", "conn"})
-_PEER_COMMON = frozenset({"peer", "name", "after", "limit", "conn"})
+CALL_ARGUMENTS: dict[str, Arguments] = {name: operation.arguments for name, operation in CALLS.items()}
 # Capabilities a behaviour needs because of what its steps ask for.
 TRIGGER_NEEDS: dict[str, str] = {"edge": "edge", "oneshot": "oneshot"}
 EVENT_NEEDS: dict[str, str] = {"rdhup": "rdhup"}
@@ -386,7 +358,7 @@ class _BehaviourBuilder:
         }
         expect = _expectation(raw["expect"]) if "expect" in raw else None
         if "call" in raw:
-            self._check_arguments(raw, path, "call", CALL_ARGUMENTS, _CALL_COMMON)
+            self._check_arguments(raw, path, "call", CALL_ARGUMENTS, CALL_COMMON)
             return Call(
                 op=raw["call"],
                 size=raw.get("size"),
@@ -405,7 +377,7 @@ class _BehaviourBuilder:
                 **common,
             )
         if "peer" in raw:
-            self._check_arguments(raw, path, "peer", PEER_ARGUMENTS, _PEER_COMMON)
+            self._check_arguments(raw, path, "peer", PEERS, PEER_COMMON)
             return Peer(
                 action=raw["peer"],
                 payload=_bytes(raw["data"]) if "data" in raw else None,
@@ -440,15 +412,15 @@ class _BehaviourBuilder:
         raw: Mapping[str, Any],
         path: FieldPath,
         kind: str,
-        table: Mapping[str, tuple[frozenset[str], frozenset[str]]],
+        table: Mapping[str, Arguments],
         common: frozenset[str],
     ) -> None:
-        needed, optional = table[raw[kind]]
-        for missing in sorted(needed - set(raw)):
+        arguments = table[raw[kind]]
+        for missing in sorted(arguments.needs - set(raw)):
             self.problems.append(
                 self.doc.problem((*path, kind), f"{kind} {raw[kind]} needs the field {missing!r}")
             )
-        for extra in sorted(set(raw) - needed - optional - common):
+        for extra in sorted(set(raw) - arguments.fields - common):
             self.problems.append(
                 self.doc.problem((*path, extra), f"{kind} {raw[kind]} does not take the field {extra!r}")
             )
