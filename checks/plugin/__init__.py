@@ -32,8 +32,8 @@ from sockspec.driving.runner import run_behaviour
 from sockspec.judging.verdict import Verdict
 from sockspec.language import corpus
 from sockspec.language.corpus import CORPUS
-from sockspec.language.loader import Problem, SpecError, load_file
-from sockspec.language.model import Behaviour, Family, Level, Model
+from sockspec.language.loader import SpecError, check_unique_ids, load_file
+from sockspec.language.model import Behaviour, Family, Level, Model, Origin
 from sockspec.language.timing import Timing, parse_duration
 from sockspec.plugin.registry import Impl, known_names, resolve
 from sockspec.plugin.session import NotApplicable, ServerSession
@@ -77,7 +77,7 @@ class State:
     traceback: bool
     strict: bool = False
     baseline: baselines.Baseline | None = None
-    ids: dict[str, str] = field(default_factory=dict)
+    ids: dict[str, Origin] = field(default_factory=dict)
     files: list[tuple[Path, str]] = field(default_factory=list)
     records: list[ItemRecord] = field(default_factory=list)
     started: float = field(default_factory=time.time)
@@ -313,13 +313,7 @@ class SpecFileNode(pytest.File):
     def collect(self) -> list[pytest.Item]:
         state = self.config.stash[STATE]
         spec = load_file(self.path, self.nodeid)
-        for behaviour in spec.behaviours:
-            first = state.ids.setdefault(behaviour.id, str(behaviour.origin))
-            if first != str(behaviour.origin):
-                where = behaviour.origin
-                raise SpecError(
-                    [Problem(where.file, where.line, "id", f"id {behaviour.id!r} is already used at {first}")]
-                )
+        check_unique_ids([spec], state.ids)
         return [
             BehaviourItem.from_parent(
                 self,
@@ -517,7 +511,7 @@ def pytest_collection_modifyitems(
         problems = baselines.unknown(state.baseline, state.ids)
         if problems:
             raise pytest.UsageError(
-                f"sockspec cannot use the baseline {state.baseline.file}:\n" + "\n".join(problems)
+                f"sockspec cannot use the baseline {state.baseline.file}:\n" + "\n".join(map(str, problems))
             )
         for item in collected:
             if isinstance(item, BehaviourItem):
