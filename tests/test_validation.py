@@ -12,10 +12,13 @@ Rules of this file:
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+import sockspec
 from sockspec.language import tomlmarks
 from sockspec.language.suggest import closest, did_you_mean
 from sockspec.language.validation import (
@@ -239,11 +242,16 @@ def test_the_toml_locator_never_raises(text: str) -> None:
     assert isinstance(tomlmarks.locate(text), dict)
 
 
-def test_suggestions_name_the_closest_option() -> None:
+def test_suggestions_come_from_one_place() -> None:
     assert closest("modle", ["model", "port"]) == "model"
     assert closest("xyz", ["model"]) is None
     assert did_you_mean("recieve", ["recv", "receive"]) == " (did you mean 'receive'?)"
     assert did_you_mean("xyz", ["recv"]) == ""
+    sources = Path(sockspec.__file__).parent.rglob("*.py")
+    users = sorted(
+        path.name for path in sources if re.search(r"^import difflib|difflib\.", path.read_text(), re.M)
+    )
+    assert users == ["suggest.py"]
 
 
 def test_values_are_shown_as_the_files_write_them() -> None:

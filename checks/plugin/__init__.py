@@ -43,7 +43,7 @@ from sockspec.reports import gate, jsonreport, record, results
 from sockspec.reports import html as htmlreport
 from sockspec.reports import terminal as reports
 from sockspec.reports.record import ItemRecord, Outcome
-from sockspec.servers.config import ConfigError, ServerSpec, find_pyproject, load_pyproject
+from sockspec.servers.config import ConfigError, ImplTables, find_pyproject, load_pyproject
 from sockspec.servers.live import ServerUnavailable
 from sockspec.servers.runner import ServerVerdict
 
@@ -266,10 +266,10 @@ def _baseline(config: pytest.Config) -> baselines.Baseline | None:
         raise pytest.UsageError(f"sockspec cannot use the baseline {path}:\n{exc}") from None
 
 
-def _configured_servers(config: pytest.Config) -> dict[str, ServerSpec]:
+def _configured_servers(config: pytest.Config) -> ImplTables:
     """The servers named in the user's pyproject.toml ([tool.sockspec.impls.NAME])."""
     path = find_pyproject(config.invocation_params.dir, config.rootpath)
-    return load_pyproject(path) if path is not None else {}
+    return load_pyproject(path) if path is not None else ImplTables()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
