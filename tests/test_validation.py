@@ -13,6 +13,8 @@ Rules of this file:
 from __future__ import annotations
 
 import re
+import tomllib
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +24,13 @@ import sockspec
 from sockspec.language import tomlmarks
 from sockspec.language.suggest import closest, did_you_mean
 from sockspec.language.validation import (
+    BASELINE_SCHEMA,
+    IMPLS_SCHEMA,
     Invalid,
     Marked,
     Problem,
     format_path,
+    load_schema,
     shown,
     toml_document,
     validate,
@@ -263,3 +268,13 @@ def test_a_marked_document_falls_back_to_the_enclosing_line() -> None:
     doc = Marked("f", {"a": {"b": 1}}, {(): 1, ("a",): 4})
     assert (doc.line(("a", "b", "c")), doc.line(("z",))) == (4, 1)
     assert str(doc.problem(("a", "b"), "m")) == "f:4: a.b: m"
+
+
+def test_the_input_schemas_are_valid_and_ship_as_package_data() -> None:
+    root = Path(__file__).resolve().parent.parent
+    setuptools = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    patterns = setuptools["package-data"]["sockspec.language"]
+    for path in (BASELINE_SCHEMA, IMPLS_SCHEMA):
+        assert load_schema(path)["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+        assert path.parent == Path(sockspec.__file__).parent / "language"
+        assert any(fnmatch(path.name, pattern) for pattern in patterns), path.name
