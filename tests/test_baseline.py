@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 from sockspec.language.model import Family, Level
+from sockspec.language.validation import BASELINE_SCHEMA, load_schema
 from sockspec.reports import baseline, gate
 from sockspec.reports.record import GATE_FAILS, FailureRecord, ItemRecord, Outcome
 
@@ -40,23 +41,41 @@ def test_the_most_specific_entry_matches() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("known_failures:\n  - id: a.one\n", "base.yaml:2: known_failures[0]: missing 'reason'"),
         (
-            "known_failures:\n  - id: a.one\n    reasons: typo\n",
-            "base.yaml:3: known_failures[0].reasons: unknown field; an entry has id, impl, family, reason "
-            "(did you mean 'reason'?)",
+            "known_failures:\n  - id: a.one\n",
+            "base.yaml:2: known_failures[0]: 'reason' is a required property",
+        ),
+        (
+            "known_failures:\n  - id: a.one\n    reason: x\n    reasons: typo\n",
+            "base.yaml:4: known_failures[0].reasons: unknown field 'reasons' (did you mean 'reason'?); "
+            "allowed here: family, id, impl, reason",
         ),
         (
             "known_failures:\n  - id: a.one\n    family: tcp5\n    reason: x\n",
-            "base.yaml:2: known_failures[0].family: 'tcp5' is not a family (tcp4, tcp6, unix)",
+            "base.yaml:3: known_failures[0].family: 'tcp5' is not one of: tcp4, tcp6, unix "
+            "(did you mean 'tcp6'?)",
         ),
         (
             "known_failures:\n  - id: ''\n    reason: x\n",
-            "base.yaml:2: known_failures[0].id: expected a non-empty",
+            "base.yaml:2: known_failures[0].id: '' is not a non-empty string",
         ),
-        ("failures: []\n", "base.yaml:1: failures: unknown key; expected 'known_failures'"),
-        ("known_failures: 3\n", "base.yaml:1: expected 'known_failures:' followed by a list of entries"),
+        (
+            "known_failures:\n  - id: a.one\n    reason: [x]\n",
+            "base.yaml:3: known_failures[0].reason: ['x'] is not a non-empty string",
+        ),
+        ("known_failures:\n  - a.one\n", "base.yaml:2: known_failures[0]: 'a.one' is not a mapping"),
+        (
+            "failures: []\n",
+            "base.yaml:1: 'known_failures' is a required property\n"
+            "base.yaml:1: failures: unknown field 'failures' (did you mean 'known_failures'?); "
+            "allowed here: known_failures",
+        ),
+        ("known_failures: 3\n", "base.yaml:1: known_failures: 3 is not a list"),
         ("known_failures:\n  - id: a\n   reason: b\n", "base.yaml:3: not valid YAML: "),
+        (
+            "known_failures:\n  - id: a\n    id: b\n    reason: c\n",
+            "base.yaml:3: known_failures[0].id: this key is given twice in the same mapping",
+        ),
     ],
 )
 def test_a_wrong_baseline_names_file_line_and_field(text: str, message: str) -> None:
@@ -67,7 +86,7 @@ def test_a_wrong_baseline_names_file_line_and_field(text: str, message: str) -> 
 
 def test_unknown_ids_are_named_with_a_suggestion() -> None:
     known = baseline.parse("known_failures:\n  - id: a.onr\n    reason: x\n", "base.yaml")
-    assert baseline.unknown(known, {"a.one", "b.two"}) == [
+    assert [str(problem) for problem in baseline.unknown(known, {"a.one", "b.two"})] == [
         "base.yaml:2: id: no behaviour 'a.onr' in the spec files run (did you mean 'a.one'?)"
     ]
     assert baseline.unknown(known, {"a.onr"}) == []
@@ -150,4 +169,11 @@ def test_entries_this_run_did_not_test_are_kept() -> None:
 def test_the_same_entry_twice_is_an_error() -> None:
     with pytest.raises(baseline.BaselineError) as raised:
         baseline.parse(TEXT + "  - id: a.one\n    impl: mine\n    reason: again\n", "base.yaml")
-    assert str(raised.value) == "base.yaml:14: known_failures: the same id, impl and family as base.yaml:4"
+    assert str(raised.value) == (
+        "base.yaml:14: known_failures[4]: the same id, impl and family as base.yaml:4"
+    )
+
+
+def test_the_baseline_schema_names_the_families_of_the_model() -> None:
+    families = load_schema(BASELINE_SCHEMA)["$defs"]["entry"]["properties"]["family"]["enum"]
+    assert families == [family.value for family in Family]

@@ -3,7 +3,9 @@
 Rules of this file:
 - pyproject files are written to a temporary folder and read back; nothing is started;
 - every error message is checked whole or by its leading words, so it keeps
-  naming the file, the line, the table and the key.
+  naming the file, the line, the table and the key;
+- a wrong impl table is an error when that impl is named (`error_of`); a file
+  that is wrong as a whole is an error when it is loaded (`file_error_of`).
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from sockspec.language.validation import IMPLS_SCHEMA, load_schema
 from sockspec.plugin.registry import REFERENCE_SERVERS, known_names, resolve
 from sockspec.servers.config import (
+    PROTOCOLS,
     ConfigError,
     DeclaredModel,
+    ImplTables,
     ServerSpec,
     find_pyproject,
     load_pyproject,
@@ -30,7 +35,17 @@ def write(folder: Path, text: str) -> Path:
     return path
 
 
-def error_of(folder: Path, text: str) -> str:
+def error_of(folder: Path, text: str, name: str = "s") -> str:
+    """The message of naming `name`, whose table in this pyproject is wrong."""
+    tables = load_pyproject(write(folder, text))
+    assert name not in tables
+    with pytest.raises(ConfigError) as caught:
+        tables.check(name)
+    return str(caught.value)
+
+
+def file_error_of(folder: Path, text: str) -> str:
+    """The message of loading a pyproject that is wrong as a whole."""
     with pytest.raises(ConfigError) as caught:
         load_pyproject(write(folder, text))
     return str(caught.value)
@@ -82,14 +97,17 @@ def test_load_pyproject_address_and_defaults(tmp_path: Path) -> None:
 
 
 def test_load_pyproject_without_a_sockspec_table_names_nothing(tmp_path: Path) -> None:
-    assert load_pyproject(write(tmp_path, '[project]\nname = "x"\n')) == {}
+    tables = load_pyproject(write(tmp_path, '[project]\nname = "x"\n'))
+    assert tables == {}
+    assert tables == ImplTables(str(tmp_path / "pyproject.toml"))
 
 
 def test_unknown_key_names_the_line_and_suggests(tmp_path: Path) -> None:
     text = error_of(tmp_path, '[tool.sockspec.impls.s]\ncommand = ["a", "{port}"]\nmodle = "threads"\n')
     assert text.startswith(
-        f"{tmp_path}/pyproject.toml:3: [tool.sockspec.impls.s] modle: unknown key (did you mean 'model'?); "
-        "the keys are: command ("
+        f"{tmp_path}/pyproject.toml:3: [tool.sockspec.impls.s] modle: unknown field 'modle' "
+        "(did you mean 'model'?); allowed here: address (HOST:PORT of a server that is already running "
+        "(loopback only)); command (the command that starts the server: "
     )
 
 
@@ -128,11 +146,22 @@ def test_fixed_port_needs_no_placeholder(tmp_path: Path) -> None:
         ('address = "10.1.2.3:80"', "address: 10.1.2.3 is not a loopback address"),
         ('address = "example.com:80"', "address: 'example.com' is not an IP address"),
         ('address = "127.0.0.1"', "address: '127.0.0.1' is not HOST:PORT"),
-        ('command = ["a", "{port}"]\nenv = { N = 1 }', "env: expected a table of strings"),
-        ('command = ["a", "{port}"]\nstartup_timeout = "10 s"', "startup_timeout: not a duration: '10 s'"),
+        ('command = ["a", "{port}"]\nenv = { N = 1 }', "env.N: 1 is not a string"),
+        ('command = ["a", "{port}"]\nenv = 1', "env: 1 is not a table"),
+        (
+            'command = ["a", "{port}"]\nstartup_timeout = "10 s"',
+            "startup_timeout: '10 s' is not a duration "
+            '(write e.g. "10s" or "500ms", or a number of seconds)',
+        ),
         ('command = ["a", "{port}"]\nstartup_timeout = 0', "startup_timeout: must be more than 0"),
-        ("command = [1, 2]", "command: expected a list of strings"),
-        ('command = ["a", "{port}"]\nport = 70000', "port: expected a port number between 1 and 65535"),
+        ('command = ["a", "{port}"]\nstop_timeout = "0ms"', "stop_timeout: must be more than 0"),
+        ("command = [1, 2]", "command[0]: 1 is not a string"),
+        ("command = 3", "command: 3 is not a command: a list of strings such as"),
+        ('command = "a \'{port}"', "command: cannot split the command (No closing quotation)"),
+        ("command = []", "command: the command is empty"),
+        ('command = ["a", "{port}"]\nport = 70000', "port: 70000 is not a port number between 1 and 65535"),
+        ('address = "127.0.0.1:1"\nport = 9', "port: port goes with a command; the address already has one"),
+        ('command = ["a", "{port}"]\nprotocol = "http"', "protocol: 'http' is not one of: echo"),
     ],
 )
 def test_table_errors(tmp_path: Path, body: str, message: str) -> None:
@@ -142,13 +171,88 @@ def test_table_errors(tmp_path: Path, body: str, message: str) -> None:
 
 
 def test_invalid_toml_is_reported_with_its_position(tmp_path: Path) -> None:
-    text = error_of(tmp_path, "[tool.sockspec.impls.s]\ncommand = [\n")
-    assert text.startswith(f"{tmp_path}/pyproject.toml: not valid TOML (")
+    text = file_error_of(tmp_path, '[tool.sockspec.impls.s]\ncommand = ["a"\nmodel = 1\n')
+    assert text.startswith(f"{tmp_path}/pyproject.toml:3: not valid TOML: "), text
 
 
 def test_reserved_names_are_refused(tmp_path: Path) -> None:
-    text = error_of(tmp_path, '[tool.sockspec.impls.all]\ncommand = ["a", "{port}"]\n')
-    assert "this name is reserved" in text
+    text = file_error_of(tmp_path, '[tool.sockspec.impls.all]\ncommand = ["a", "{port}"]\n')
+    assert text == (
+        f"{tmp_path}/pyproject.toml:1: [tool.sockspec.impls.all]: "
+        "this name is reserved (all, module:Class, cmd:, tcp://)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "[tool.sockspec]\nimlps = 1\n",
+            "2: [tool.sockspec] imlps: unknown field 'imlps' (did you mean 'impls'?); allowed here: impls (",
+        ),
+        ("[tool.sockspec]\nimpls = 1\n", "2: [tool.sockspec] impls: 1 is not a table"),
+        ("[tool]\nsockspec = 1\n", "2: [tool.sockspec]: 1 is not a table"),
+    ],
+)
+def test_a_wrong_sockspec_table_is_an_error_for_every_impl(tmp_path: Path, text: str, message: str) -> None:
+    assert file_error_of(tmp_path, text).startswith(f"{tmp_path}/pyproject.toml:{message}")
+
+
+BROKEN_BESIDE_GOOD = """
+    [tool.sockspec.impls.good]
+    command = ["python", "server.py", "{port}"]
+
+    [tool.sockspec.impls."broken one"]
+    command = ["python", "server.py", "{port}"]
+    model = "thread"
+    stop_timeout = "soon"
+    """
+
+
+def test_a_wrong_table_breaks_only_its_impl(tmp_path: Path) -> None:
+    tables = load_pyproject(write(tmp_path, BROKEN_BESIDE_GOOD))
+    assert list(tables) == ["good"]
+    assert [impl.name for impl in resolve(["good", "sockets"], tables)] == ["good", "sockets"]
+    with pytest.raises(ConfigError) as caught:
+        resolve(["good", "broken one"], tables)
+    assert str(caught.value) == (
+        f'{tmp_path}/pyproject.toml:6: [tool.sockspec.impls."broken one"] model: '
+        "'thread' is not one of: threads, processes, readiness, completion (did you mean 'threads'?)\n"
+        f'{tmp_path}/pyproject.toml:7: [tool.sockspec.impls."broken one"] stop_timeout: '
+        '\'soon\' is not a duration (write e.g. "10s" or "500ms", or a number of seconds)'
+    )
+    assert [str(problem) for problem in caught.value.problems] == str(caught.value).splitlines()
+
+
+def test_a_near_name_suggests_a_wrong_table_too(tmp_path: Path) -> None:
+    tables = load_pyproject(write(tmp_path, BROKEN_BESIDE_GOOD))
+    with pytest.raises(LookupError, match=r"^unknown impl 'broken on'\. Did you mean 'broken one'\?"):
+        resolve(["broken on"], tables)
+
+
+def test_lines_are_found_in_inline_and_dotted_tables(tmp_path: Path) -> None:
+    text = error_of(
+        tmp_path,
+        """
+        [tool.sockspec]
+        impls.t.command = [
+            "b",
+            3,
+        ]
+        impls.s = { command = ["a"] }
+        """,
+    )
+    assert text.startswith(
+        f"{tmp_path}/pyproject.toml:6: [tool.sockspec.impls.s] command: the command has no"
+    )
+    second = str(load_pyproject(tmp_path / "pyproject.toml").problems["t"][0])
+    assert second == f"{tmp_path}/pyproject.toml:4: [tool.sockspec.impls.t] command[1]: 3 is not a string"
+
+
+def test_the_impls_schema_follows_the_models_and_protocols() -> None:
+    impl = load_schema(IMPLS_SCHEMA)["$defs"]["impl"]["properties"]
+    assert impl["model"]["enum"] == [model.value for model in DeclaredModel]
+    assert impl["protocol"]["enum"] == list(PROTOCOLS)
 
 
 def test_adhoc_command_is_split_like_a_shell() -> None:

@@ -6,13 +6,19 @@ Rules of this module:
 - which socket a step means is decided in one place (`target`);
 - the runner picks the table by the driver's contract: socket calls for every
   SocketDriver, readiness calls for a ReadinessDriver, submits for a
-  CompletionDriver.
+  CompletionDriver;
+- which operations each table holds is the language's table
+  (sockspec.language.operations.CALLS: its performer and `submitted`); each
+  table here only says how, and one that names other operations than the
+  language's is a checker bug, refused when this module is imported. `cancel`
+  is the runner's own (it acts on a pending submission, not on the driver).
 """
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from sockspec.driving.connections import Endpoints
 from sockspec.driving.drivers import (
@@ -25,11 +31,24 @@ from sockspec.driving.drivers import (
     SocketDriver,
 )
 from sockspec.language.model import Call
+from sockspec.language.operations import CALLS, Performer, performed_by, submitted
 from sockspec.language.timing import format_duration
+
+Perform = TypeVar("Perform")
 
 
 class SpecMismatch(Exception):
     """The step asks for something this behaviour's sockets cannot give (the spec author's to fix)."""
+
+
+def _table(names: Sequence[str], performs: dict[str, Perform], what: str) -> dict[str, Perform]:
+    """`performs`, in the language table's order, when it holds exactly the operations `names`."""
+    if set(performs) != set(names):
+        raise RuntimeError(
+            f"sockspec bug: the {what} table performs {', '.join(sorted(performs))}; "
+            f"the language's table (sockspec.language.operations) names {', '.join(names)}"
+        )
+    return {name: performs[name] for name in names}
 
 
 def listener(ends: Endpoints) -> socket.socket:
@@ -64,7 +83,8 @@ def arguments(step: Call) -> str:
     args.extend(f"MSG_{flag.upper()}" for flag in sorted(step.flags))
     if step.how is not None:
         args.append({"read": "SHUT_RD", "write": "SHUT_WR", "both": "SHUT_RDWR"}[step.how])
-    if step.op in {"settimeout", "wait"}:
+    operation = CALLS.get(step.op)
+    if operation is not None and "timeout" in operation.arguments.needs:
         args.append("None" if step.timeout is None else format_duration(step.timeout))
     if step.blocking is not None:
         args.append(str(step.blocking))
@@ -96,16 +116,20 @@ def _accept(driver: SocketDriver, ends: Endpoints, step: Call) -> object:
 
 SocketCall = Callable[[SocketDriver, Endpoints, Call], object]
 
-SOCKET_CALLS: dict[str, SocketCall] = {
-    "recv": lambda d, e, s: d.recv(target(e, s), s.size or 0, _flags(s)),
-    "send": lambda d, e, s: d.send(target(e, s), s.payload or b"", _flags(s)),
-    "accept": _accept,
-    "connect": lambda d, e, s: d.connect(target(e, s), e.address),
-    "shutdown": lambda d, e, s: d.shutdown(target(e, s), SHUTDOWN_HOW[s.how or "both"]),
-    "close": lambda d, e, s: d.close(target(e, s)),
-    "setblocking": lambda d, e, s: d.set_blocking(target(e, s), bool(s.blocking)),
-    "settimeout": lambda d, e, s: d.set_timeout(target(e, s), s.timeout),
-}
+SOCKET_CALLS: dict[str, SocketCall] = _table(
+    performed_by(Performer.SOCKET),
+    {
+        "recv": lambda d, e, s: d.recv(target(e, s), s.size or 0, _flags(s)),
+        "send": lambda d, e, s: d.send(target(e, s), s.payload or b"", _flags(s)),
+        "accept": _accept,
+        "connect": lambda d, e, s: d.connect(target(e, s), e.address),
+        "shutdown": lambda d, e, s: d.shutdown(target(e, s), SHUTDOWN_HOW[s.how or "both"]),
+        "close": lambda d, e, s: d.close(target(e, s)),
+        "setblocking": lambda d, e, s: d.set_blocking(target(e, s), bool(s.blocking)),
+        "settimeout": lambda d, e, s: d.set_timeout(target(e, s), s.timeout),
+    },
+    "socket call",
+)
 
 
 def _wait(driver: ReadinessDriver, ends: Endpoints, step: Call) -> object:
@@ -117,12 +141,16 @@ def _wait(driver: ReadinessDriver, ends: Endpoints, step: Call) -> object:
 
 ReadinessCall = Callable[[ReadinessDriver, Endpoints, Call], object]
 
-READINESS_CALLS: dict[str, ReadinessCall] = {
-    "register": lambda d, e, s: d.register(target(e, s), s.events, s.trigger),
-    "modify": lambda d, e, s: d.modify(target(e, s), s.events, s.trigger),
-    "unregister": lambda d, e, s: d.unregister(target(e, s)),
-    "wait": _wait,
-}
+READINESS_CALLS: dict[str, ReadinessCall] = _table(
+    performed_by(Performer.READINESS),
+    {
+        "register": lambda d, e, s: d.register(target(e, s), s.events, s.trigger),
+        "modify": lambda d, e, s: d.modify(target(e, s), s.events, s.trigger),
+        "unregister": lambda d, e, s: d.unregister(target(e, s)),
+        "wait": _wait,
+    },
+    "readiness call",
+)
 
 
 def _submit_accept(driver: CompletionDriver, ends: Endpoints, step: Call) -> Completion:
@@ -131,18 +159,26 @@ def _submit_accept(driver: CompletionDriver, ends: Endpoints, step: Call) -> Com
 
 Submit = Callable[[CompletionDriver, Endpoints, Call], Completion]
 
-SUBMITS: dict[str, Submit] = {
-    "recv": lambda d, e, s: d.submit_recv(target(e, s), s.size or 0),
-    "send": lambda d, e, s: d.submit_send(target(e, s), s.payload or b""),
-    "accept": _submit_accept,
-    "connect": lambda d, e, s: d.submit_connect(target(e, s), e.address),
-}
+SUBMITS: dict[str, Submit] = _table(
+    submitted(),
+    {
+        "recv": lambda d, e, s: d.submit_recv(target(e, s), s.size or 0),
+        "send": lambda d, e, s: d.submit_send(target(e, s), s.payload or b""),
+        "accept": _submit_accept,
+        "connect": lambda d, e, s: d.submit_connect(target(e, s), e.address),
+    },
+    "submit",
+)
 
 # Calls the runner performs on the driver as a whole rather than on a socket.
-DRIVER_CALLS: dict[str, Callable[[CompletionDriver], None]] = {
-    "pause": lambda d: d.pause(),
-    "resume": lambda d: d.resume(),
-}
+DRIVER_CALLS: dict[str, Callable[[CompletionDriver], None]] = _table(
+    performed_by(Performer.DRIVER),
+    {
+        "pause": lambda d: d.pause(),
+        "resume": lambda d: d.resume(),
+    },
+    "driver call",
+)
 
 
 def plain_call(driver: Driver, step: Call) -> Callable[[Endpoints], object] | None:

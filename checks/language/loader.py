@@ -1,27 +1,27 @@
 """Spec files: safe YAML with line marks -> schema validation -> the frozen model.
 
 Rules of this module:
-- YAML is loaded with PyYAML's SafeLoader only; no global patching of PyYAML;
+- the text is read by sockspec.language.validation (PyYAML's safe loader, no
+  global patching) and checked there against the JSON Schema (spec/schema.json),
+  with the wording every input of sockspec shares; this module adds the rules
+  only spec files have (a step with more than one action, a duration without
+  its unit) and names a field inside a behaviour with the behaviour's id;
 - every problem is a `SpecError` naming file, line and the field path, found
   before anything runs: a file with any error yields no behaviour at all;
-- the JSON Schema (spec/schema.json) sockspec the shape; this module adds what a
-  schema cannot say (names that must exist, arguments each operation needs,
-  ids unique across the corpus);
+- what a schema cannot say is checked here, as code: names that must exist,
+  the fields each operation needs (sockspec.language.operations), ids unique
+  in a file and across the files of a run (`repeated_ids`, the one check);
 - no I/O beyond reading the spec files; no pytest, no sockets.
 """
 
 from __future__ import annotations
 
-import difflib
-import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from functools import cache
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import jsonschema
-import yaml
 from sockspec.language import server_steps
 from sockspec.language.corpus import SCHEMA
 from sockspec.language.model import (
@@ -43,43 +43,34 @@ from sockspec.language.model import (
     Step,
     Topology,
 )
+from sockspec.language.operations import CALL_COMMON, CALLS, PEER_COMMON, PEERS, Arguments
 from sockspec.language.timing import parse_duration
+from sockspec.language.validation import (
+    FieldPath,
+    Invalid,
+    Marked,
+    Problem,
+    format_path,
+    load_schema,
+    validate,
+    validator,
+    yaml_document,
+)
+
+__all__ = [
+    "SCHEMA_PATH",
+    "Problem",
+    "SpecError",
+    "check_unique_ids",
+    "load_file",
+    "load_text",
+    "repeated_ids",
+]
 
 SCHEMA_PATH = SCHEMA
 STEP_KINDS = ("call", "peer", "await", "check", "client", "observe")
 
-FieldPath = tuple[str | int, ...]
-
-# For each operation: the fields it needs, and the other fields it accepts.
-CALL_ARGUMENTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "recv": (frozenset({"size"}), frozenset({"flags"})),
-    "send": (frozenset({"data"}), frozenset({"flags"})),
-    "accept": (frozenset(), frozenset()),
-    "connect": (frozenset(), frozenset()),
-    "shutdown": (frozenset({"how"}), frozenset()),
-    "close": (frozenset(), frozenset()),
-    "setblocking": (frozenset({"blocking"}), frozenset()),
-    "settimeout": (frozenset({"timeout"}), frozenset()),
-    "register": (frozenset({"events"}), frozenset({"trigger", "sock"})),
-    "modify": (frozenset({"events"}), frozenset({"trigger", "sock"})),
-    "unregister": (frozenset(), frozenset({"sock"})),
-    "wait": (frozenset({"timeout"}), frozenset({"sock"})),
-    "cancel": (frozenset({"target"}), frozenset()),
-    "pause": (frozenset(), frozenset()),
-    "resume": (frozenset(), frozenset()),
-}
-PEER_ARGUMENTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "send": (frozenset({"data"}), frozenset()),
-    "read": (frozenset({"size"}), frozenset({"expect"})),
-    "shutdown": (frozenset({"how"}), frozenset()),
-    "close": (frozenset(), frozenset()),
-    "reset": (frozenset(), frozenset()),
-    "accept": (frozenset(), frozenset()),
-    "connect": (frozenset(), frozenset()),
-    "steal": (frozenset({"size"}), frozenset({"expect"})),
-}
-_CALL_COMMON = frozenset({"call", "as", "repeat", "expect", "name", "after", "limit", "conn"})
-_PEER_COMMON = frozenset({"peer", "name", "after", "limit", "conn"})
+CALL_ARGUMENTS: dict[str, Arguments] = {name: operation.arguments for name, operation in CALLS.items()}
 # Capabilities a behaviour needs because of what its steps ask for.
 TRIGGER_NEEDS: dict[str, str] = {"edge": "edge", "oneshot": "oneshot"}
 EVENT_NEEDS: dict[str, str] = {"rdhup": "rdhup"}
@@ -94,113 +85,50 @@ DEFAULT_MODE: dict[Model, Mode | None] = {
 }
 
 
-class SpecError(Exception):
+class SpecError(Invalid):
     """A spec file is wrong: the spec author's to fix. Names file, line and field."""
 
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = tuple(problems)
-        super().__init__("\n".join(str(problem) for problem in self.problems))
 
+def _field_names(data: Any) -> Callable[[FieldPath], str]:
+    """How messages name a field of this spec: a path inside a behaviour names the behaviour's id too."""
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong in a spec file."""
-
-    file: str
-    line: int
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}"
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
-
-
-def format_path(path: FieldPath) -> str:
-    """('behaviours', 2, 'steps', 0, 'expect') -> 'behaviours[2].steps[0].expect'."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text
-
-
-@cache
-def schema() -> dict[str, Any]:
-    with SCHEMA_PATH.open(encoding="utf-8") as stream:
-        loaded: dict[str, Any] = json.load(stream)
-    jsonschema.Draft202012Validator.check_schema(loaded)
-    return loaded
-
-
-# libyaml's parser when PyYAML was built with it (several times faster), else the pure-Python one;
-# both are safe loaders and both give nodes with their line.
-FAST_LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _Document:
-    """A YAML document as plain data, with the line of every field path."""
-
-    def __init__(self, text: str, file: str) -> None:
-        self.file = file
-        self.lines: dict[FieldPath, int] = {}
-        self.duplicates: list[Problem] = []
-        self.data: Any = None
-        try:
-            self._load(FAST_LOADER(text))
-        except yaml.MarkedYAMLError:
-            # The pure-Python parser says what it found instead ("but got ':'"): parse again for that.
-            self._load(yaml.SafeLoader(text))
-
-    def _load(self, loader: yaml.SafeLoader | yaml.CSafeLoader) -> None:
-        try:
-            node = loader.get_single_node()
-            if node is not None:
-                self._mark(node, ())
-                self.data = loader.construct_document(node)
-        finally:
-            loader.dispose()
-
-    def _mark(self, node: yaml.Node, path: FieldPath) -> None:
-        self.lines[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            seen: set[str] = set()
-            for key_node, value_node in node.value:
-                key = str(key_node.value)
-                if key in seen:
-                    self.duplicates.append(
-                        Problem(
-                            self.file,
-                            key_node.start_mark.line + 1,
-                            format_path((*path, key)),
-                            "this key is given twice in the same mapping",
-                        )
-                    )
-                seen.add(key)
-                self._mark(value_node, (*path, key))
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                self._mark(item, (*path, index))
-
-    def line(self, path: FieldPath) -> int:
-        """The line of a field, or of its nearest enclosing field that has one."""
-        while path not in self.lines and path:
-            path = path[:-1]
-        return self.lines.get(path, 1)
-
-    def problem(self, path: FieldPath, message: str) -> Problem:
-        """A problem at `path`; a path inside a behaviour names the behaviour's id too."""
+    def name(path: FieldPath) -> str:
         where = format_path(path)
         if len(path) >= 2 and path[0] == "behaviours" and isinstance(path[1], int):
-            behaviours = self.data.get("behaviours") if isinstance(self.data, dict) else None
+            behaviours = data.get("behaviours") if isinstance(data, dict) else None
             if isinstance(behaviours, list) and path[1] < len(behaviours):
                 raw = behaviours[path[1]]
                 if isinstance(raw, dict) and isinstance(raw.get("id"), str):
                     where = f"{where} (behaviour {raw['id']})"
-        return Problem(self.file, self.line(path), where, message)
+        return where
+
+    return name
 
 
-def _schema_problems(doc: _Document) -> list[Problem]:
-    validator = jsonschema.Draft202012Validator(schema())
+def _step_without_one_action(error: jsonschema.ValidationError) -> str | None:
+    """A step that names none of the action kinds (the schema's anyOf of them)."""
+    path = tuple(error.absolute_path)
+    if error.validator != "anyOf" or not isinstance(error.instance, Mapping) or path[-2:-1] != ("steps",):
+        return None
+    fields = ", ".join(map(str, error.instance)) or "none"
+    return f"a step needs exactly one of {', '.join(STEP_KINDS)}; found fields: {fields}"
+
+
+def _duration_without_unit(error: jsonschema.ValidationError) -> str | None:
+    """A number where a duration goes: the unit is missing."""
+    instance = error.instance
+    duration = load_schema(SCHEMA_PATH)["$defs"]["duration"]
+    if (
+        error.validator == "type"
+        and isinstance(instance, int | float)
+        and not isinstance(instance, bool)
+        and error.schema == duration
+    ):
+        return f"{instance!r} is not a duration: give its unit (e.g. {instance}ms)"
+    return None
+
+
+def _schema_problems(doc: Marked) -> list[Problem]:
     crowded = _crowded_steps(doc.data)
     problems = [
         doc.problem(
@@ -209,11 +137,15 @@ def _schema_problems(doc: _Document) -> list[Problem]:
         )
         for step_path, fields in crowded.items()
     ]
-    for error in validator.iter_errors(doc.data):
-        path: FieldPath = tuple(error.absolute_path)
-        if any(path[: len(step_path)] == step_path for step_path in crowded):
-            continue  # the schema would call each action key of a crowded step unknown
-        problems.append(_explain(doc, path, error))
+    # The schema would call each action key of a crowded step unknown: those steps are said above.
+    problems.extend(
+        validate(
+            doc,
+            validator(SCHEMA_PATH),
+            rules=(_step_without_one_action, _duration_without_unit),
+            ignore=crowded,
+        )
+    )
     return sorted(problems, key=lambda problem: problem.line)
 
 
@@ -227,63 +159,6 @@ def _crowded_steps(data: Any) -> dict[FieldPath, list[str]]:
             if isinstance(step, dict) and sum(kind in step for kind in STEP_KINDS) > 1:
                 crowded[("behaviours", index, "steps", step_index)] = [str(key) for key in step]
     return crowded
-
-
-def _closest(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
-    """The error of the alternative the author most likely meant.
-
-    An alternative that failed on something other than its type (the value has
-    the right type but a wrong content) beats one of the wrong type; then the
-    deepest error; then the first alternative.
-    """
-    return min(
-        error.context or (),
-        key=lambda option: (option.validator == "type", -len(option.relative_path)),
-    )
-
-
-def _explain(doc: _Document, path: FieldPath, error: jsonschema.ValidationError) -> Problem:
-    """Turn a schema error into a message a spec author can act on."""
-    instance = error.instance
-    if (
-        error.validator in {"oneOf", "anyOf"}
-        and error.context
-        and not (error.validator == "anyOf" and path[-2:-1] == ("steps",))
-    ):
-        closest = _closest(error)
-        return _explain(doc, tuple(closest.absolute_path), closest)
-    if error.validator == "additionalProperties" and isinstance(instance, Mapping):
-        properties = error.schema.get("properties", {}) if isinstance(error.schema, Mapping) else {}
-        allowed = sorted(properties)
-        extra = sorted(set(instance) - set(allowed))
-        key = extra[0] if extra else ""
-        hint = _did_you_mean(key, allowed)
-        return doc.problem((*path, key), f"unknown field {key!r}{hint}; allowed here: {', '.join(allowed)}")
-    if error.validator == "anyOf" and isinstance(instance, Mapping) and path[-2:-1] == ("steps",):
-        return doc.problem(
-            path,
-            f"a step needs exactly one of {', '.join(STEP_KINDS)}; "
-            f"found fields: {', '.join(map(str, instance)) or 'none'}",
-        )
-    if error.validator == "enum" and isinstance(instance, str):
-        options = [str(option) for option in cast(list[object], error.validator_value)]
-        hint = _did_you_mean(instance, options)
-        return doc.problem(path, f"{instance!r} is not one of: {', '.join(options)}{hint}")
-    duration = schema()["$defs"]["duration"]
-    if error.validator == "pattern" and error.validator_value == duration["pattern"]:
-        return doc.problem(path, f"{instance!r} is not a duration (write e.g. 100ms, 1.5s, 250us)")
-    if error.validator == "type" and isinstance(instance, int | float) and error.schema == duration:
-        return doc.problem(path, f"{instance!r} is not a duration: give its unit (e.g. {instance}ms)")
-    if error.validator == "minLength" and isinstance(instance, str):
-        return doc.problem(
-            path, f"{instance!r} is too short: write at least {error.validator_value} characters"
-        )
-    return doc.problem(path, error.message)
-
-
-def _did_you_mean(word: str, options: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _bytes(value: str | Mapping[str, int]) -> bytes:
@@ -325,7 +200,7 @@ def _expectation(raw: Mapping[str, Any]) -> Expectation:
 class _BehaviourBuilder:
     """Builds one behaviour and collects what the schema cannot check."""
 
-    def __init__(self, doc: _Document, path: FieldPath, file_model: Model) -> None:
+    def __init__(self, doc: Marked, path: FieldPath, file_model: Model) -> None:
         self.doc = doc
         self.path = path
         self.file_model = file_model
@@ -386,7 +261,7 @@ class _BehaviourBuilder:
         }
         expect = _expectation(raw["expect"]) if "expect" in raw else None
         if "call" in raw:
-            self._check_arguments(raw, path, "call", CALL_ARGUMENTS, _CALL_COMMON)
+            self._check_arguments(raw, path, "call", CALL_ARGUMENTS, CALL_COMMON)
             return Call(
                 op=raw["call"],
                 size=raw.get("size"),
@@ -405,7 +280,7 @@ class _BehaviourBuilder:
                 **common,
             )
         if "peer" in raw:
-            self._check_arguments(raw, path, "peer", PEER_ARGUMENTS, _PEER_COMMON)
+            self._check_arguments(raw, path, "peer", PEERS, PEER_COMMON)
             return Peer(
                 action=raw["peer"],
                 payload=_bytes(raw["data"]) if "data" in raw else None,
@@ -440,15 +315,15 @@ class _BehaviourBuilder:
         raw: Mapping[str, Any],
         path: FieldPath,
         kind: str,
-        table: Mapping[str, tuple[frozenset[str], frozenset[str]]],
+        table: Mapping[str, Arguments],
         common: frozenset[str],
     ) -> None:
-        needed, optional = table[raw[kind]]
-        for missing in sorted(needed - set(raw)):
+        arguments = table[raw[kind]]
+        for missing in sorted(arguments.needs - set(raw)):
             self.problems.append(
                 self.doc.problem((*path, kind), f"{kind} {raw[kind]} needs the field {missing!r}")
             )
-        for extra in sorted(set(raw) - needed - optional - common):
+        for extra in sorted(set(raw) - arguments.fields - common):
             self.problems.append(
                 self.doc.problem((*path, extra), f"{kind} {raw[kind]} does not take the field {extra!r}")
             )
@@ -533,15 +408,12 @@ def _references(raw: Mapping[str, Any], path: FieldPath) -> Iterable[tuple[Field
 def load_text(text: str, file: str) -> SpecFile:
     """Parse and validate one spec file's text; `file` is the name used in messages."""
     try:
-        doc = _Document(text, file)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        raise SpecError([Problem(file, line, "", f"not valid YAML: {exc.problem}")]) from None
-    if doc.duplicates:
-        raise SpecError(doc.duplicates)
+        doc = yaml_document(text, file)
+    except Invalid as exc:
+        raise SpecError(exc.problems) from None
     if not isinstance(doc.data, dict):
         raise SpecError([Problem(file, 1, "", "a spec file is a mapping with model, source and behaviours")])
+    doc = replace(doc, name=_field_names(doc.data))
     problems = _schema_problems(doc)
     if problems:
         raise SpecError(problems)
@@ -550,18 +422,12 @@ def load_text(text: str, file: str) -> SpecFile:
     every_family = [family.value for family in Family]
     families = data.get("families", server_steps.DEFAULT_FAMILIES.get(model, every_family))
     behaviours = []
-    ids: dict[str, int] = {}
     for index, raw in enumerate(data["behaviours"]):
-        path: FieldPath = ("behaviours", index)
-        builder = _BehaviourBuilder(doc, path, model)
-        behaviour = builder.build(raw, data["source"], families)
+        builder = _BehaviourBuilder(doc, ("behaviours", index), model)
+        behaviours.append(builder.build(raw, data["source"], families))
         problems.extend(builder.problems)
-        if behaviour.id in ids:
-            problems.append(
-                doc.problem((*path, "id"), f"id {behaviour.id!r} is already used on line {ids[behaviour.id]}")
-            )
-        ids.setdefault(behaviour.id, doc.line((*path, "id")))
-        behaviours.append(behaviour)
+    for index, message in repeated_ids(behaviours, {}):
+        problems.append(doc.problem(("behaviours", index, "id"), message))
     if problems:
         raise SpecError(problems)
     return SpecFile(path=file, model=model, source=data["source"], behaviours=tuple(behaviours))
@@ -577,21 +443,30 @@ def load_file(path: Path, display: str | None = None) -> SpecFile:
     return load_text(text, name)
 
 
-def check_unique_ids(files: Sequence[SpecFile]) -> None:
-    """Refuse an id used by two files of one corpus."""
-    seen: dict[str, Behaviour] = {}
+def repeated_ids(behaviours: Iterable[Behaviour], seen: MutableMapping[str, Origin]) -> list[tuple[int, str]]:
+    """The one check that ids are unique: within a file, and across the files of a run.
+
+    For each behaviour whose id `seen` holds already (from another file, or from
+    earlier in `behaviours`): its index and the message; the origin of each new
+    id is added to `seen`.
+    """
+    found = []
+    for index, behaviour in enumerate(behaviours):
+        first = seen.setdefault(behaviour.id, behaviour.origin)
+        if first != behaviour.origin:
+            where = f"on line {first.line}" if first.file == behaviour.origin.file else f"at {first}"
+            found.append((index, f"id {behaviour.id!r} is already used {where}"))
+    return found
+
+
+def check_unique_ids(files: Sequence[SpecFile], seen: MutableMapping[str, Origin] | None = None) -> None:
+    """Refuse an id used by two files of one run. `seen` holds the ids of the files checked
+    before (id -> where it is); the ids of `files` are added to it."""
+    known: MutableMapping[str, Origin] = {} if seen is None else seen
     problems = []
     for spec in files:
-        for behaviour in spec.behaviours:
-            first = seen.setdefault(behaviour.id, behaviour)
-            if first is not behaviour:
-                problems.append(
-                    Problem(
-                        behaviour.origin.file,
-                        behaviour.origin.line,
-                        "id",
-                        f"id {behaviour.id!r} is already used at {first.origin}",
-                    )
-                )
+        for index, message in repeated_ids(spec.behaviours, known):
+            origin = spec.behaviours[index].origin
+            problems.append(Problem(origin.file, origin.line, "id", message))
     if problems:
         raise SpecError(problems)

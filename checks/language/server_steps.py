@@ -3,7 +3,8 @@
 Rules of this module:
 - part of the loader (sockspec.language.loader calls it): values only, no I/O, no sockets;
 - `CLIENT_ARGUMENTS` is the table of what each client action needs and
-  accepts, checked the same way as the loader's CALL_ARGUMENTS;
+  accepts, checked the same way as the call operations of
+  sockspec.language.operations;
 - `problems` returns what a schema cannot say about a server behaviour, each
   as (field path, message): clients used before they connect, observations
   named before they exist, fields that need another field;
@@ -27,21 +28,22 @@ from sockspec.language.model import (
     Origin,
     Step,
 )
+from sockspec.language.operations import Arguments
 from sockspec.language.timing import parse_duration
 
 FieldPath = tuple[str | int, ...]
 
 # For each client action: the fields it needs, and the other fields it accepts.
-CLIENT_ARGUMENTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "connect": (frozenset(), frozenset({"count", "rcvbuf", "sndbuf", "expect"})),
-    "send": (frozenset({"data"}), frozenset({"fragment", "pause"})),
-    "read": (frozenset(), frozenset({"size", "expect"})),
-    "stop_reading": (frozenset(), frozenset()),
-    "wait_stalled": (frozenset(), frozenset()),
-    "shutdown": (frozenset(), frozenset({"how"})),
-    "close": (frozenset(), frozenset()),
-    "reset": (frozenset(), frozenset()),
-    "cycle": (frozenset({"count"}), frozenset({"data", "rcvbuf", "sndbuf", "expect"})),
+CLIENT_ARGUMENTS: dict[str, Arguments] = {
+    "connect": Arguments.of((), {"count", "rcvbuf", "sndbuf", "expect"}),
+    "send": Arguments.of({"data"}, {"fragment", "pause"}),
+    "read": Arguments.of((), {"size", "expect"}),
+    "stop_reading": Arguments.of(),
+    "wait_stalled": Arguments.of(),
+    "shutdown": Arguments.of((), {"how"}),
+    "close": Arguments.of(),
+    "reset": Arguments.of(),
+    "cycle": Arguments.of({"count"}, {"data", "rcvbuf", "sndbuf", "expect"}),
 }
 CLIENT_COMMON = frozenset({"client", "action", "name", "after", "limit"})
 # Client actions that make their client (the others need it connected first).

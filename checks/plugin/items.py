@@ -24,7 +24,7 @@ from sockspec.driving.connections import unavailable
 from sockspec.driving.runner import run_behaviour
 from sockspec.judging import applicability
 from sockspec.judging.verdict import Verdict
-from sockspec.language.loader import Problem, SpecError, load_file
+from sockspec.language.loader import SpecError, check_unique_ids, load_file
 from sockspec.language.model import Behaviour, Family, Model
 from sockspec.plugin.registry import Impl
 from sockspec.plugin.session import NotApplicable
@@ -59,13 +59,7 @@ class SpecFileNode(pytest.File):
     def collect(self) -> list[pytest.Item]:
         state = self.config.stash[STATE]
         spec = load_file(self.path, self.nodeid)
-        for behaviour in spec.behaviours:
-            first = state.ids.setdefault(behaviour.id, str(behaviour.origin))
-            if first != str(behaviour.origin):
-                where = behaviour.origin
-                raise SpecError(
-                    [Problem(where.file, where.line, "id", f"id {behaviour.id!r} is already used at {first}")]
-                )
+        check_unique_ids([spec], state.ids)
         return [
             BehaviourItem.from_parent(
                 self,
@@ -241,7 +235,7 @@ def collect(session: pytest.Session, state: State) -> list[pytest.Item]:
         problems = baselines.unknown(baseline, state.ids)
         if problems:
             raise pytest.UsageError(
-                f"sockspec cannot use the baseline {baseline.file}:\n" + "\n".join(problems)
+                f"sockspec cannot use the baseline {baseline.file}:\n" + "\n".join(map(str, problems))
             )
         for item in collected:
             if isinstance(item, BehaviourItem):

@@ -20,7 +20,7 @@ from sockspec.language.model import Level, Model
 from sockspec.language.timing import Timing, parse_duration
 from sockspec.plugin.registry import Impl, known_names, resolve
 from sockspec.reports import baseline as baselines
-from sockspec.servers.config import ConfigError, ServerSpec, find_pyproject, load_pyproject
+from sockspec.servers.config import ConfigError, ImplTables, find_pyproject, load_pyproject
 
 GROUP = "sockspec"
 
@@ -232,10 +232,10 @@ def _baseline(config: pytest.Config) -> baselines.Baseline | None:
         raise pytest.UsageError(f"sockspec cannot use the baseline {path}:\n{exc}") from None
 
 
-def _configured_servers(config: pytest.Config) -> dict[str, ServerSpec]:
+def _configured_servers(config: pytest.Config) -> ImplTables:
     """The servers named in the user's pyproject.toml ([tool.sockspec.impls.NAME])."""
     path = find_pyproject(config.invocation_params.dir, config.rootpath)
-    return load_pyproject(path) if path is not None else {}
+    return load_pyproject(path) if path is not None else ImplTables()
 
 
 def _spec_files(config: pytest.Config) -> tuple[tuple[Path, str], ...]:

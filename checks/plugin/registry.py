@@ -5,7 +5,9 @@ Rules of this module:
   may be in both (sockets is a driver and a thread-per-client server); `all`
   means every one of them;
 - a server may also be named by the user: in pyproject.toml (the plugin reads
-  it and passes the servers in), or ad hoc as cmd:COMMAND or tcp://HOST:PORT;
+  it and passes the servers in; naming one whose table is wrong is that
+  table's ConfigError, other names are not affected), or ad hoc as
+  cmd:COMMAND or tcp://HOST:PORT;
 - `module:attr` names a user's own driver class (imported here, from the
   installed packages or else the folder pytest runs in; a fresh instance
   drives each behaviour, so no state leaks from one to the next);
@@ -15,7 +17,6 @@ Rules of this module:
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import sys
 from collections.abc import Iterable, Mapping
@@ -24,7 +25,8 @@ from pathlib import Path
 from types import ModuleType
 
 from sockspec.driving.drivers import Driver
-from sockspec.servers.config import DeclaredModel, ServerSpec, parse_adhoc
+from sockspec.language.suggest import closest
+from sockspec.servers.config import DeclaredModel, ImplTables, ServerSpec, parse_adhoc
 
 # name -> "module:Class" of the reference implementations, in report order.
 REFERENCE_IMPLS: dict[str, str] = {
@@ -95,8 +97,8 @@ def reference_server(name: str) -> ServerSpec:
 
 def _unknown(name: str, why: str = "", configured: Iterable[str] = ()) -> LookupError:
     names = known_names(configured)
-    close = difflib.get_close_matches(name, names, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    near = closest(name, names)
+    hint = f" Did you mean {near!r}?" if near is not None else ""
     return LookupError(
         f"unknown impl {name!r}{why}.{hint} Known impls: {', '.join(names)}; "
         "or module:Class for a driver of your own; or a server: a [tool.sockspec.impls.NAME] table in "
@@ -143,9 +145,11 @@ def resolve(
     A name is looked up among the servers the user configured first (they may
     shadow a reference name), then the reference impls, then the ad hoc server
     forms (cmd:..., tcp://...), then module:Class. A malformed ad hoc form is a
-    ConfigError.
+    ConfigError, and so is a name whose pyproject table is wrong (`configured`
+    given as the ImplTables of load_pyproject).
     """
     servers = configured or {}
+    wrong = configured.problems if isinstance(configured, ImplTables) else {}
     wanted: list[str] = []
     for name in names:
         for one in reference_names() if name == ALL else [name]:
@@ -153,6 +157,8 @@ def resolve(
                 wanted.append(one)
     impls = []
     for name in wanted:
+        if isinstance(configured, ImplTables):
+            configured.check(name)
         adhoc = None if name in servers else parse_adhoc(name)
         if name in servers:
             impls.append(Impl(name, server=servers[name]))
@@ -165,5 +171,5 @@ def resolve(
         elif ":" in name:
             impls.append(Impl(name, _load(name, name, search)))
         else:
-            raise _unknown(name, configured=servers)
+            raise _unknown(name, configured=[*servers, *wrong])
     return impls

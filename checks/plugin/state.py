@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from sockspec.judging.applicability import Profile
+from sockspec.language.model import Origin
 from sockspec.plugin.options import Settings
 from sockspec.plugin.profiles import profile
 from sockspec.plugin.session import ServerSession
@@ -35,7 +36,7 @@ class State:
     settings: Settings
     servers: ServerSession
     profiles: dict[str, Profile] = field(default_factory=dict)
-    ids: dict[str, str] = field(default_factory=dict)
+    ids: dict[str, Origin] = field(default_factory=dict)
     records: list[ItemRecord] = field(default_factory=list)
     left_out: list[LeftOut] = field(default_factory=list)
     started: float = field(default_factory=time.time)

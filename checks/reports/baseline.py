@@ -12,8 +12,12 @@ A baseline is a YAML file::
 Rules of this module:
 - parsing, matching and writing only; the caller reads and writes the file
   (`parse` takes its text, `render` returns text), so this module does no I/O;
-- every entry needs an id and a reason; a mistake is a `BaselineError` that
-  names the file, line and field, like a spec error;
+- the text is read and checked by sockspec.language.validation against
+  baseline.schema.json (in sockspec.language), with the wording of spec errors:
+  every entry needs an id and a reason; a mistake is a `BaselineError` that
+  names the file, line and field, like a spec error; what a schema cannot say
+  (the same entry twice, ids the corpus does not have) is code here, reported
+  as the same `Problem`s;
 - an item matches the most specific entry: id+impl+family, then id+impl,
   id+family, then id alone;
 - ids the corpus does not have are the caller's to refuse (`unknown`), with a
@@ -22,15 +26,22 @@ Rules of this module:
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 import yaml
 from sockspec.language.model import Family
+from sockspec.language.suggest import did_you_mean
+from sockspec.language.validation import (
+    BASELINE_SCHEMA,
+    Invalid,
+    Problem,
+    validate,
+    validator,
+    yaml_document,
+)
 
 KEY = "known_failures"
-FIELDS = ("id", "impl", "family", "reason")
 HEADER = (
     "# sockspec baseline: behaviours known to fail.\n"
     "# A listed behaviour that fails is an expected failure; one that passes fails the run\n"
@@ -39,12 +50,8 @@ HEADER = (
 )
 
 
-class BaselineError(Exception):
+class BaselineError(Invalid):
     """The baseline file is wrong: the user's to fix. Each line names file:line: field."""
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        self.problems = tuple(problems)
-        super().__init__("\n".join(self.problems))
 
 
 @dataclass(frozen=True)
@@ -86,99 +93,51 @@ class Baseline:
         return max(found, key=Entry.specificity, default=None)
 
 
-def _scalar(node: yaml.Node, file: str, field: str, problems: list[str]) -> str | None:
-    if not isinstance(node, yaml.ScalarNode) or not str(node.value).strip():
-        problems.append(f"{file}:{node.start_mark.line + 1}: {field}: expected a non-empty text")
-        return None
-    return str(node.value)
-
-
-def _entry(node: yaml.Node, file: str, index: int, problems: list[str]) -> Entry | None:
-    where = f"{KEY}[{index}]"
-    line = node.start_mark.line + 1
-    if not isinstance(node, yaml.MappingNode):
-        problems.append(f"{file}:{line}: {where}: expected a mapping with id and reason")
-        return None
-    values: dict[str, str] = {}
-    present: set[str] = set()
-    for key_node, value_node in node.value:
-        key = str(key_node.value)
-        present.add(key)
-        if key not in FIELDS:
-            close = difflib.get_close_matches(key, FIELDS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            problems.append(
-                f"{file}:{key_node.start_mark.line + 1}: {where}.{key}: unknown field; "
-                f"an entry has {', '.join(FIELDS)}{hint}"
-            )
-            continue
-        value = _scalar(value_node, file, f"{where}.{key}", problems)
-        if value is not None:
-            values[key] = value
-    for needed in ("id", "reason"):
-        if needed not in present:
-            problems.append(f"{file}:{line}: {where}: missing {needed!r}")
-    family: Family | None = None
-    if "family" in values:
-        try:
-            family = Family(values["family"])
-        except ValueError:
-            problems.append(
-                f"{file}:{line}: {where}.family: {values['family']!r} is not a family "
-                f"({', '.join(f.value for f in Family)})"
-            )
-    if "id" not in values or "reason" not in values:
-        return None
-    return Entry(values["id"], values["reason"], values.get("impl"), family, file, line)
-
-
 def parse(text: str, file: str) -> Baseline:
     """The baseline in `text`, read from `file` (named in errors); BaselineError when it is wrong."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        raise BaselineError([f"{file}:{line}: not valid YAML: {exc.problem or exc.context}"]) from None
-    except yaml.YAMLError as exc:
-        raise BaselineError([f"{file}: not valid YAML: {exc}"]) from None
-    if root is None:
+        doc = yaml_document(text, file)
+    except Invalid as exc:
+        raise BaselineError(exc.problems) from None
+    if doc.data is None:
         return Baseline(file, ())
-    body: yaml.Node | None = None
-    if isinstance(root, yaml.MappingNode):
-        for key_node, value_node in root.value:
-            if key_node.value == KEY:
-                body = value_node
-            else:
-                line = key_node.start_mark.line + 1
-                raise BaselineError([f"{file}:{line}: {key_node.value}: unknown key; expected {KEY!r}"])
-    if body is None or not isinstance(body, yaml.SequenceNode):
-        line = (body or root).start_mark.line + 1
-        raise BaselineError([f"{file}:{line}: expected '{KEY}:' followed by a list of entries"])
-    problems: list[str] = []
-    entries = [_entry(node, file, index, problems) for index, node in enumerate(body.value)]
-    first: dict[tuple[str, str | None, Family | None], Entry] = {}
-    for entry in entries:
-        if entry is None:
-            continue
-        key = (entry.id, entry.impl, entry.family)
-        if key in first:
-            problems.append(f"{entry.where}: {KEY}: the same id, impl and family as {first[key].where}")
-        first.setdefault(key, entry)
+    problems = validate(doc, validator(BASELINE_SCHEMA))
     if problems:
         raise BaselineError(problems)
-    return Baseline(file, tuple(entry for entry in entries if entry is not None))
+    entries = []
+    first: dict[tuple[str, str | None, Family | None], Entry] = {}
+    for index, raw in enumerate(doc.data[KEY]):
+        family = raw.get("family")
+        entry = Entry(
+            raw["id"],
+            raw["reason"],
+            raw.get("impl"),
+            Family(family) if family is not None else None,
+            file,
+            doc.line((KEY, index)),
+        )
+        key = (entry.id, entry.impl, entry.family)
+        if key in first:
+            problems.append(doc.problem((KEY, index), f"the same id, impl and family as {first[key].where}"))
+        first.setdefault(key, entry)
+        entries.append(entry)
+    if problems:
+        raise BaselineError(problems)
+    return Baseline(file, tuple(entries))
 
 
-def unknown(baseline: Baseline, ids: Collection[str]) -> list[str]:
-    """A problem line for each entry whose id is not a behaviour of the corpus."""
-    problems = []
-    for entry in baseline.entries:
-        if entry.id not in ids:
-            close = difflib.get_close_matches(entry.id, list(ids), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            problems.append(f"{entry.where}: id: no behaviour {entry.id!r} in the spec files run{hint}")
-    return problems
+def unknown(baseline: Baseline, ids: Collection[str]) -> list[Problem]:
+    """A problem for each entry whose id is not a behaviour of the corpus."""
+    return [
+        Problem(
+            entry.file,
+            entry.line,
+            "id",
+            f"no behaviour {entry.id!r} in the spec files run{did_you_mean(entry.id, ids)}",
+        )
+        for entry in baseline.entries
+        if entry.id not in ids
+    ]
 
 
 def render(entries: Iterable[Entry]) -> str:

@@ -4,9 +4,17 @@ Rules of this module:
 - a server is named in the user's pyproject.toml, `[tool.sockspec.impls.NAME]`,
   read with tomllib; or ad hoc on the command line: `cmd:COMMAND {port}` (split
   like a shell would) and `tcp://HOST:PORT` (a server that is already running);
-- every problem is a `ConfigError` that names the file, the line of the table
-  when it can be found, the impl and the key, and says what to write instead:
-  the user's to fix, found before anything runs;
+- the file is read by sockspec.language.validation (tomllib, with the line of
+  each key) and each impl table is checked against impls.schema.json (in
+  sockspec.language) on its own, with the wording of spec errors; what a schema
+  cannot say (a command without {port}, an address that is not loopback, ...)
+  is code here, reported as the same `Problem`s;
+- a wrong impl table breaks only its impl: `load_pyproject` returns the valid
+  servers and the problems of each wrong table (`ImplTables`), and naming a
+  wrong one is a `ConfigError` that names the file, the line, the table and
+  the key, and says what to write instead: the user's to fix, found before
+  anything runs. A file that is not valid TOML, or a [tool.sockspec] table
+  that is wrong outside the impl tables, is a ConfigError for every impl;
 - only loopback addresses are accepted (127.0.0.0/8, ::1, localhost): sockspec
   never connects anywhere else;
 - values only: no process is started and no socket opened here.
@@ -14,18 +22,29 @@ Rules of this module:
 
 from __future__ import annotations
 
-import difflib
 import enum
 import ipaddress
+import json
 import re
 import shlex
 import tomllib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sockspec.language.timing import parse_duration
+from sockspec.language.validation import (
+    IMPLS_SCHEMA,
+    Invalid,
+    Marked,
+    Problem,
+    format_path,
+    toml_document,
+    validate,
+    validator,
+)
 
 PORT = "{port}"
 HOST = "{host}"
@@ -34,6 +53,8 @@ CMD_PREFIX = "cmd:"
 TCP_PREFIX = "tcp://"
 DEFAULT_STARTUP_TIMEOUT = 10.0
 DEFAULT_STOP_TIMEOUT = 3.0
+TABLE = "tool.sockspec.impls"
+RESERVED = "this name is reserved (all, module:Class, cmd:, tcp://)"
 
 
 class DeclaredModel(enum.Enum):
@@ -47,22 +68,17 @@ class DeclaredModel(enum.Enum):
 
 PROTOCOLS: dict[str, str] = {"echo": "RFC 862: every byte received is sent back"}
 
-# Keys of a [tool.sockspec.impls.NAME] table, with what each means (shown when a key is unknown).
-KEYS: dict[str, str] = {
-    "command": "the command that starts the server: a list of arguments with {port} where the port goes",
-    "address": "HOST:PORT of a server that is already running (loopback only)",
-    "port": "a fixed port, for a command that cannot take {port}",
-    "protocol": "what the server speaks: " + ", ".join(PROTOCOLS),
-    "model": "the I/O model the server declares: " + ", ".join(model.value for model in DeclaredModel),
-    "startup_timeout": "how long it may take to start listening, e.g. 10s",
-    "stop_timeout": "how long it may take to exit after SIGTERM before it is killed, e.g. 3s",
-    "env": "extra environment variables, a table of strings",
-    "cwd": "the working directory, relative to the pyproject.toml",
-}
-
 
 class ConfigError(Exception):
     """A server impl is configured wrongly: the user's to fix. The message names the place."""
+
+    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+        super().__init__(message)
+        self.problems = tuple(problems)
+
+    @classmethod
+    def of(cls, problems: Sequence[Problem]) -> ConfigError:
+        return cls("\n".join(str(problem) for problem in problems), problems)
 
 
 @dataclass(frozen=True)
@@ -118,18 +134,18 @@ def format_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _loopback(host: str, where: str) -> str:
+def _loopback(host: str) -> str:
     if host == "localhost":
         return LOOPBACK_V4
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
-        raise ConfigError(
-            f"{where}: {host!r} is not an IP address; give a loopback address such as 127.0.0.1 or ::1"
+        raise ValueError(
+            f"{host!r} is not an IP address; give a loopback address such as 127.0.0.1 or ::1"
         ) from None
     if not ip.is_loopback:
-        raise ConfigError(
-            f"{where}: {host} is not a loopback address; sockspec connects only to 127.0.0.1, ::1 "
+        raise ValueError(
+            f"{host} is not a loopback address; sockspec connects only to 127.0.0.1, ::1 "
             "or other loopback addresses"
         )
     return str(ip)
@@ -138,26 +154,31 @@ def _loopback(host: str, where: str) -> str:
 _ADDRESS = re.compile(r"^(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:\[\]]+)):(?P<port>[0-9]{1,5})$")
 
 
-def parse_address(text: str, where: str) -> tuple[str, int]:
-    """'127.0.0.1:9000', '[::1]:9000', 'localhost:9000' (optionally after tcp://) -> (host, port)."""
-    bare = text.removeprefix(TCP_PREFIX)
-    match = _ADDRESS.match(bare)
+def _address(text: str) -> tuple[str, int]:
+    """(host, port) of a loopback HOST:PORT; ValueError saying what is wrong."""
+    match = _ADDRESS.match(text.removeprefix(TCP_PREFIX))
     if match is None:
-        raise ConfigError(f"{where}: {text!r} is not HOST:PORT (write e.g. 127.0.0.1:9000 or [::1]:9000)")
+        raise ValueError(f"{text!r} is not HOST:PORT (write e.g. 127.0.0.1:9000 or [::1]:9000)")
     port = int(match["port"])
     if not 0 < port < 65536:
-        raise ConfigError(f"{where}: port {port} is not between 1 and 65535")
-    return _loopback(match["v6"] or match["host"], where), port
+        raise ValueError(f"port {port} is not between 1 and 65535")
+    return _loopback(match["v6"] or match["host"]), port
 
 
-def _check_command(command: Sequence[str], has_port: bool, where: str, example: str) -> tuple[str, ...]:
+def parse_address(text: str, where: str) -> tuple[str, int]:
+    """'127.0.0.1:9000', '[::1]:9000', 'localhost:9000' (optionally after tcp://) -> (host, port)."""
+    try:
+        return _address(text)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _command_problem(command: Sequence[str], has_port: bool, example: str) -> str | None:
     if not command:
-        raise ConfigError(f"{where}: the command is empty")
+        return "the command is empty"
     if not has_port and not any(PORT in arg for arg in command):
-        raise ConfigError(
-            f"{where}: the command has no {PORT}: put {PORT} where the server takes its port ({example})"
-        )
-    return tuple(command)
+        return f"the command has no {PORT}: put {PORT} where the server takes its port ({example})"
+    return None
 
 
 def parse_adhoc(text: str) -> ServerSpec | None:
@@ -168,164 +189,124 @@ def parse_adhoc(text: str) -> ServerSpec | None:
             command = shlex.split(text.removeprefix(CMD_PREFIX))
         except ValueError as exc:
             raise ConfigError(f"{where}: cannot split the command ({exc})") from None
-        example = f'e.g. --impl="cmd:python server.py {PORT}"'
-        return ServerSpec(name=text, origin=where, command=_check_command(command, False, where, example))
+        problem = _command_problem(command, False, f'e.g. --impl="cmd:python server.py {PORT}"')
+        if problem is not None:
+            raise ConfigError(f"{where}: {problem}")
+        return ServerSpec(name=text, origin=where, command=tuple(command))
     if text.startswith(TCP_PREFIX):
         return ServerSpec(name=text, origin=where, address=parse_address(text, where))
     return None
 
 
-def _line_of(text: str, name: str, key: str | None) -> int | None:
-    """The line of `[tool.sockspec.impls.NAME]` (or of KEY inside it), when it can be found."""
-    quoted = rf"(?:{re.escape(name)}|\"{re.escape(name)}\"|'{re.escape(name)}')"
-    header = re.compile(rf"^\s*\[\s*tool\.sockspec\.impls\.{quoted}\s*\]")
-    inline = re.compile(rf"^\s*{quoted}\s*=")
-    lines = text.splitlines()
-    for number, line in enumerate(lines, start=1):
-        if header.match(line):
-            if key is None:
-                return number
-            for offset, inner in enumerate(lines[number:], start=number + 1):
-                if inner.lstrip().startswith("["):
-                    break
-                if re.match(rf"^\s*{re.escape(key)}\s*=", inner):
-                    return offset
-            return number
-        if inline.match(line):
-            return number
-    return None
+@dataclass(frozen=True, eq=False)
+class ImplTables(Mapping[str, ServerSpec]):
+    """The servers a pyproject.toml names under [tool.sockspec.impls].
+
+    As a mapping: name -> ServerSpec of each valid table. `problems` holds,
+    for each wrong table, what is wrong with it; `check(name)` raises them.
+    """
+
+    file: str = ""
+    servers: Mapping[str, ServerSpec] = field(default_factory=dict)
+    problems: Mapping[str, tuple[Problem, ...]] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> ServerSpec:
+        return self.servers[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.servers)
+
+    def __len__(self) -> int:
+        return len(self.servers)
+
+    def check(self, name: str) -> None:
+        """A ConfigError naming what is wrong, when `name` is a wrong table of this file."""
+        if name in self.problems:
+            raise ConfigError.of(self.problems[name])
 
 
-class _Table:
-    """One [tool.sockspec.impls.NAME] table being read, for messages that name the place."""
-
-    def __init__(self, path: Path, text: str, name: str, raw: Mapping[str, Any]) -> None:
-        self.path = path
-        self.text = text
-        self.name = name
-        self.raw = raw
-
-    def where(self, key: str | None = None) -> str:
-        line = _line_of(self.text, self.name, key)
-        place = f"{self.path}:{line}" if line is not None else str(self.path)
-        table = f"[tool.sockspec.impls.{self.name}]"
-        return f"{place}: {table} {key}" if key else f"{place}: {table}"
-
-    def text_value(self, key: str) -> str | None:
-        value = self.raw.get(key)
-        if value is not None and not isinstance(value, str):
-            raise ConfigError(f"{self.where(key)}: expected a string, found {value!r}")
-        return value
-
-    def duration(self, key: str, default: float) -> float:
-        value = self.raw.get(key)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise ConfigError(f'{self.where(key)}: expected a duration such as "10s", found {value!r}')
-        if isinstance(value, str):
-            try:
-                seconds = parse_duration(value)
-            except ValueError as exc:
-                raise ConfigError(f"{self.where(key)}: {exc}") from None
-        else:
-            seconds = float(value)
-        if seconds <= 0:
-            raise ConfigError(f"{self.where(key)}: must be more than 0")
-        return seconds
-
-    def choice(self, key: str, options: Sequence[str], default: str | None) -> str | None:
-        value = self.text_value(key)
-        if value is None:
-            return default
-        if value not in options:
-            raise ConfigError(
-                f"{self.where(key)}: {value!r} is not one of: {', '.join(options)}"
-                f"{_did_you_mean(value, options)}"
-            )
-        return value
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-def _did_you_mean(word: str, options: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+def _header(name: str) -> str:
+    """[tool.sockspec.impls.NAME] as TOML writes it (a name that is not a bare key quoted)."""
+    return f"[{TABLE}.{name if _BARE_KEY.match(name) else json.dumps(name)}]"
 
 
-def _command(table: _Table, has_port: bool) -> tuple[str, ...]:
-    raw = table.raw.get("command")
+def _field(header: str, path: tuple[str | int, ...]) -> str:
+    return f"{header} {format_path(path)}" if path else header
+
+
+EXAMPLE_COMMAND = f'command = ["python", "server.py", "{PORT}"]'
+
+
+def _command(table: Marked, has_port: bool) -> tuple[tuple[str, ...], list[Problem]]:
+    raw = table.data.get("command")
     if raw is None:
-        return ()
+        return (), []
     if isinstance(raw, str):
         try:
             words = shlex.split(raw)
         except ValueError as exc:
-            raise ConfigError(f"{table.where('command')}: cannot split the command ({exc})") from None
-    elif isinstance(raw, list) and all(isinstance(word, str) for word in raw):
-        words = list(raw)
+            return (), [table.problem(("command",), f"cannot split the command ({exc})")]
     else:
-        raise ConfigError(
-            f"{table.where('command')}: expected a list of strings such as "
-            f'["python", "server.py", "{PORT}"], found {raw!r}'
+        words = list(raw)
+    problem = _command_problem(words, has_port, f"e.g. {EXAMPLE_COMMAND}, or give a fixed port = N")
+    return tuple(words), [table.problem(("command",), problem)] if problem is not None else []
+
+
+def _seconds(table: Marked, key: str, default: float, problems: list[Problem]) -> float:
+    value = table.data.get(key, default)
+    seconds = parse_duration(value) if isinstance(value, str) else float(value)
+    if seconds <= 0:
+        problems.append(table.problem((key,), "must be more than 0"))
+    return seconds
+
+
+def _server(path: Path, name: str, table: Marked) -> tuple[ServerSpec | None, list[Problem]]:
+    """The server of one impl table the schema accepted, or what the schema could not say."""
+    raw: Mapping[str, Any] = table.data
+    port = raw.get("port")
+    command, problems = _command(table, port is not None)
+    if "command" in raw and "address" in raw:
+        problems.append(table.problem((), "give either command (sockspec starts it) or address, not both"))
+    elif "command" not in raw and "address" not in raw:
+        problems.append(
+            table.problem(
+                (),
+                f"give a command (e.g. {EXAMPLE_COMMAND}) "
+                'or the address of a running server (e.g. address = "127.0.0.1:9000")',
+            )
         )
-    example = f'e.g. command = ["python", "server.py", "{PORT}"], or give a fixed port = N'
-    return _check_command(words, has_port, table.where("command"), example)
-
-
-def _env(table: _Table) -> tuple[tuple[str, str], ...]:
-    raw = table.raw.get("env", {})
-    if not isinstance(raw, dict) or not all(
-        isinstance(key, str) and isinstance(value, str) for key, value in raw.items()
-    ):
-        raise ConfigError(f'{table.where("env")}: expected a table of strings, e.g. env = {{ DEBUG = "1" }}')
-    return tuple(sorted(raw.items()))
-
-
-def _port(table: _Table) -> int | None:
-    raw = table.raw.get("port")
-    if raw is None:
-        return None
-    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 < raw < 65536:
-        raise ConfigError(f"{table.where('port')}: expected a port number between 1 and 65535, found {raw!r}")
-    return raw
-
-
-def _server(table: _Table) -> ServerSpec:
-    unknown = sorted(set(table.raw) - set(KEYS))
-    if unknown:
-        key = unknown[0]
-        raise ConfigError(
-            f"{table.where(key)}: unknown key{_did_you_mean(key, list(KEYS))}; the keys are: "
-            + "; ".join(f"{name} ({meaning})" for name, meaning in KEYS.items())
-        )
-    port = _port(table)
-    command = _command(table, port is not None)
-    address_text = table.text_value("address")
-    if command and address_text is not None:
-        raise ConfigError(f"{table.where()}: give either command (sockspec starts it) or address, not both")
-    if not command and address_text is None:
-        raise ConfigError(
-            f'{table.where()}: give a command (e.g. command = ["python", "server.py", "{PORT}"]) '
-            'or the address of a running server (e.g. address = "127.0.0.1:9000")'
-        )
-    address = parse_address(address_text, table.where("address")) if address_text is not None else None
-    if address is not None and port is not None:
-        raise ConfigError(f"{table.where('port')}: port goes with a command; the address already has one")
-    model = table.choice("model", [model.value for model in DeclaredModel], None)
-    cwd = table.text_value("cwd")
-    base = table.path.parent
-    return ServerSpec(
-        name=table.name,
-        origin=f"{table.path} [tool.sockspec.impls.{table.name}]",
+    address = None
+    if "address" in raw:
+        try:
+            address = _address(raw["address"])
+        except ValueError as exc:
+            problems.append(table.problem(("address",), str(exc)))
+        if port is not None:
+            problems.append(table.problem(("port",), "port goes with a command; the address already has one"))
+    startup = _seconds(table, "startup_timeout", DEFAULT_STARTUP_TIMEOUT, problems)
+    stop = _seconds(table, "stop_timeout", DEFAULT_STOP_TIMEOUT, problems)
+    if problems:
+        return None, problems
+    model = raw.get("model")
+    cwd = raw.get("cwd")
+    base = path.parent
+    server = ServerSpec(
+        name=name,
+        origin=f"{path} {_header(name)}",
         command=command,
         address=address,
         port=port,
-        protocol=table.choice("protocol", list(PROTOCOLS), "echo") or "echo",
+        protocol=raw.get("protocol", "echo"),
         model=DeclaredModel(model) if model is not None else None,
-        startup_timeout=table.duration("startup_timeout", DEFAULT_STARTUP_TIMEOUT),
-        stop_timeout=table.duration("stop_timeout", DEFAULT_STOP_TIMEOUT),
-        env=_env(table),
+        startup_timeout=startup,
+        stop_timeout=stop,
+        env=tuple(sorted(raw.get("env", {}).items())),
         cwd=str((base / cwd).resolve()) if cwd is not None else str(base),
     )
+    return server, []
 
 
 def _tool_table(data: Mapping[str, Any]) -> Any:
@@ -333,41 +314,39 @@ def _tool_table(data: Mapping[str, Any]) -> Any:
     return tool.get("sockspec") if isinstance(tool, dict) else None
 
 
-def load_pyproject(path: Path) -> dict[str, ServerSpec]:
-    """The servers a pyproject.toml names under [tool.sockspec.impls], by name."""
+def load_pyproject(path: Path) -> ImplTables:
+    """The servers a pyproject.toml names under [tool.sockspec.impls], and what is wrong with
+    the others. ConfigError when the file cannot be read, is not TOML, or its [tool.sockspec]
+    table is wrong outside the impl tables."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read it ({exc})") from None
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    sockspec = _tool_table(data)
-    if sockspec is None:
-        return {}
-    if not isinstance(sockspec, dict):
-        raise ConfigError(f"{path}: [tool.sockspec] must be a table")
-    unknown = sorted(set(sockspec) - {"impls"})
-    if unknown:
-        raise ConfigError(
-            f"{path}: [tool.sockspec] has an unknown key {unknown[0]!r}; it holds impls.NAME tables"
-        )
-    impls = sockspec.get("impls", {})
-    if not isinstance(impls, dict):
-        raise ConfigError(
-            f"{path}: [tool.sockspec.impls] must be a table of [tool.sockspec.impls.NAME] tables"
-        )
+        doc = toml_document(text, str(path))
+    except Invalid as exc:
+        raise ConfigError.of(exc.problems) from None
+    if _tool_table(doc.data) is None:
+        return ImplTables(str(path))
+    section = doc.at(("tool", "sockspec"), name=partial(_field, "[tool.sockspec]"))
+    problems = validate(section, validator(IMPLS_SCHEMA))
+    impls = section.data.get("impls", {}) if not problems else {}
+    tables = {name: section.at(("impls", name), name=partial(_field, _header(name))) for name in impls}
+    problems.extend(
+        table.problem((), RESERVED) for name, table in tables.items() if ":" in name or name == "all"
+    )
+    if problems:
+        raise ConfigError.of(problems)
     servers: dict[str, ServerSpec] = {}
-    for name, raw in impls.items():
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: tool.sockspec.impls.{name} must be a table")
-        if ":" in name or name == "all":
-            raise ConfigError(
-                f"{path}: [tool.sockspec.impls.{name}]: this name is reserved (all, module:Class, cmd:, tcp://)"
-            )
-        servers[name] = _server(_Table(path, text, name, raw))
-    return servers
+    wrong: dict[str, tuple[Problem, ...]] = {}
+    for name, table in tables.items():
+        found = validate(table, validator(IMPLS_SCHEMA, "impl"))
+        server, more = (None, []) if found else _server(path, name, table)
+        if server is not None:
+            servers[name] = server
+        else:
+            wrong[name] = tuple(found or more)
+    return ImplTables(str(path), servers, wrong)
 
 
 def has_sockspec_table(path: Path) -> bool:
