@@ -4,7 +4,7 @@ Rules of this file:
 - every test runs pytest in a fresh pytester directory, where the plugin is
   active through its installed pytest11 entry point (this file never registers it);
 - every run is a subprocess (runpytest_subprocess): an in-process run shares
-  sys.modules and sockspec' module caches with this process (pytest then warns
+  sys.modules and sockspec's module caches with this process (pytest then warns
   that `sockspec` cannot be rewritten), which is not how a user runs sockspec;
 - a user's driver is a module written into that directory and named with
   --impl=module:Class, as a user would;

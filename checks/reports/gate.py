@@ -2,7 +2,7 @@
 
 Rules of this module:
 - pure: functions of values, no I/O, no pytest;
-- one table (`OUTCOMES`) decides every item's outcome; a reader sockspec a case
+- one table (`OUTCOMES`) decides every item's outcome; a reader checks a case
   by finding its row;
 - MUST behaviours that fail fail the run; SHOULD behaviours that fail are
   warnings, and fail the run only in strict mode; a behaviour listed in the
