@@ -40,6 +40,7 @@ from sockspec.reports.record import (
     FailureRecord,
     ImplRecord,
     ItemRecord,
+    NotApplicableRecord,
     ObservedModel,
     Outcome,
     RunRecord,
@@ -221,6 +222,14 @@ def _record() -> RunRecord:
         counts=counts(items),
         stopped="interrupted (Ctrl-C) <early>",
         gate=gate(items, "interrupted (Ctrl-C) <early>"),
+        not_applicable=(
+            NotApplicableRecord(
+                "srv",
+                "srv is a server <over the wire>",
+                {"blocking": 3, "readiness": 1},
+                ("blocking.recv.waits-for-peer", "readiness.select.data"),
+            ),
+        ),
     )
 
 
@@ -270,6 +279,10 @@ def test_render_matrix_sections_and_timeline() -> None:
     server = document.one("tr", data_server="srv")
     assert "NO" in server.text()
     assert "20 <new> threads" in server.text()
+    left_out = document.one("section", "not-applicable").one("tr", data_impl="srv").text()
+    assert "blocking (3), readiness (1)" in left_out
+    assert "srv is a server <over the wire>" in left_out
+    assert "2 behaviours" in left_out and "readiness.select.data" in left_out
 
 
 def test_spans_pair_each_call_with_its_return() -> None:

@@ -24,7 +24,15 @@ from sockspec.reports.html import timeline
 from sockspec.reports.html.markup import escape as _e
 from sockspec.reports.html.markup import ms as _ms
 from sockspec.reports.html.markup import step_shown
-from sockspec.reports.record import EventRecord, ItemRecord, Outcome, RunRecord, ServerRecord, checked_nothing
+from sockspec.reports.record import (
+    EventRecord,
+    ItemRecord,
+    NotApplicableRecord,
+    Outcome,
+    RunRecord,
+    ServerRecord,
+    checked_nothing,
+)
 
 # -- tables ------------------------------------------------------------------------------------
 
@@ -89,6 +97,7 @@ def render(record: RunRecord) -> str:
         *_header(record),
         *_servers(record.servers),
         *_matrix(record, anchors),
+        *_not_applicable(record.not_applicable),
         *_details(record.items, anchors),
     ]
     title = f"sockspec report: {record.gate}"
@@ -225,6 +234,27 @@ def _servers(servers: Sequence[ServerRecord]) -> list[str]:
             f'<tr data-server="{_e(server.impl)}"><td class="mono">{_e(server.impl)}</td><td>{declared}</td>'
             f"<td>{seen}</td><td>{matches}</td><td>{reason}</td>"
             f'<td class="mono">{evidence}</td></tr>'
+        )
+    lines.append("</tbody></table></section>")
+    return lines
+
+
+def _not_applicable(left_out: Sequence[NotApplicableRecord]) -> list[str]:
+    """What was not run because it cannot apply: per impl and reason, the models and the ids."""
+    if not left_out:
+        return []
+    lines = [
+        '<section class="not-applicable"><h2>Not applicable (not run)</h2>',
+        '<table class="not-applicable"><thead><tr><th>impl</th><th>models (items)</th><th>why</th>'
+        "<th>behaviours</th></tr></thead><tbody>",
+    ]
+    for entry in left_out:
+        models = ", ".join(f"{_e(model)} ({count})" for model, count in entry.models.items())
+        ids = "<br>".join(_e(behaviour) for behaviour in entry.behaviours)
+        lines.append(
+            f'<tr data-impl="{_e(entry.impl)}"><td class="mono">{_e(entry.impl)}</td><td>{models}</td>'
+            f"<td>{_e(entry.reason)}</td><td><details><summary>{len(entry.behaviours)} behaviours</summary>"
+            f'<div class="mono">{ids}</div></details></td></tr>'
         )
     lines.append("</tbody></table></section>")
     return lines
