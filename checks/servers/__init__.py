@@ -5,6 +5,7 @@ The modules of this package, each with its rules in its own docstring:
 - config:  `[tool.sockspec.impls.NAME]` tables, `cmd:` and `tcp://` forms -> `ServerSpec`;
 - process: starting a server command in its own session, waiting until it
   listens, capturing its output, and stopping it and everything it started;
+- watchdog: a small process that ends a server's tree when its checker dies;
 - observe: parsers of /proc text (pure) and a thin reader of a process tree;
 - infer:   evidence from two observations -> the I/O model the server shows;
 - clients: the checker's client connections, driven by one I/O thread;
