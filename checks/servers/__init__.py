@@ -10,8 +10,10 @@ The modules of this package, each with its rules in its own docstring:
 - infer:   evidence from two observations -> the I/O model the server shows;
 - clients: the checker's client connections, driven by one I/O thread;
 - live:    one server per impl per pytest session, started on first use;
-- runner:  plays a server behaviour's client and observe steps and judges them;
-- report:  failure text and summary lines for servers.
+- runner:  plays a server behaviour's client and observe steps and judges them.
+
+The failure text and summary lines for servers are the reports' (reports/server_text.py),
+and the servers of one pytest session are the plugin's (plugin/session.py).
 
 Nothing here imports pytest; the plugin is the only glue.
 """
