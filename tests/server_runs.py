@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import waiting
+
 RUN_LIMIT = 300.0
 MARK = "SOCKSPEC_TEST_MARK"
 ITEM_LINE = re.compile(
@@ -63,6 +65,16 @@ def marked_processes(mark: str) -> list[int]:
         if needle in environ.split(b"\0") and state not in {"Z", "X"}:
             found.append(int(entry))
     return found
+
+
+def wait_gone(mark: str, within: float = 3.0, what: str | None = None) -> None:
+    """Wait until no process carries `mark` (the process table has no event to wait on)."""
+    waiting.until(
+        lambda: not marked_processes(mark),
+        within=within,
+        what=what or "every marked process to exit",
+        explain=lambda: f"still running: {marked_processes(mark)}",
+    )
 
 
 def subprocess_env() -> dict[str, str]:
