@@ -11,14 +11,17 @@ Rules of this file:
   build requirements, and fetches them otherwise; the editable install builds
   as pip does by default, in isolation;
 - every command the venv runs starts in a folder of its own outside the clone
-  (empty, or holding only the user's spec file), with an environment free of
-  the outer run's PYTEST_* and PYTHON* variables, so nothing of the clone can be
-  imported or configured into it;
-- the bundled corpus must come from the venv's site-packages, and must run
-  there: the corpus on asyncio, a user's --spec beside it, and --spec-only;
+  (empty, or holding only the user's files), with an environment free of the
+  outer run's PYTEST_* and PYTHON* variables, so nothing of the clone can be
+  imported or configured into it; a run's JSON report is written beside that
+  folder, not in it;
+- the wheel's sockspec and bundled corpus must come from the venv's
+  site-packages, and must run there: the corpus on asyncio, a user's --spec
+  beside it, and --spec-only;
 - a user's folder may hold modules named like the clone's folders (checks.py,
-  reference_impls.py, spec.py) and a tests/ package: `python -m pytest`, which puts
-  that folder first on sys.path, still runs sockspec, which imports none of them;
+  reference_impls.py, spec.py) and a tests/ package: in both venvs,
+  `python -m pytest`, which puts that folder first on sys.path, runs a driver
+  impl and the server its pyproject.toml names, and imports none of them;
 - counts come from the bundled corpus (tests/bundled.py), verdicts of runs from
   their JSON report;
 - marked `install`: deselect with -m "not install".
