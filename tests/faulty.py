@@ -4,8 +4,10 @@ Rules of this module:
 - each faulty driver is a small subclass of the sockets reference driver that
   breaks exactly one rule, the way a real implementation might get it wrong;
   its docstring says the defect in one line;
-- `breaks` maps each behaviour id the defect must fail to a substring expected
-  in that failure's mismatch text, so a failure for another reason is noticed;
+- `breaks` maps every behaviour id the defect fails, wherever it shows, to a
+  substring expected in that failure's mismatch text, so a failure for another
+  reason is noticed; every other behaviour of its models must pass (the
+  matrix, tests/test_matrix.py, checks both), so a defect is kept narrow;
 - real sockets only, no mocks; no loop that can spin: every faulty call returns
   once the runner shuts its socket down;
 - a faulty driver closes every socket it makes and keeps no state between calls.
@@ -50,9 +52,12 @@ class PollingRecv(FaultyDriver):
         "blocking.recv.waits-for-peer": "not before 'send'",
         "blocking.recv.eof-wakes": "not before 'fin'",
         "blocking.recv.waitall-waits-for-count": "not before 'second'",
+        "nonblocking.recv.dontwait-one-call": "not before 'send'",  # its blocking recv(1024) of b'later'
     }
 
     def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
+        if _is_nonblocking(sock) or flags & socket.MSG_DONTWAIT:
+            return super().recv(sock, size, flags)
         try:
             return sock.recv(size, flags | socket.MSG_DONTWAIT)
         except BlockingIOError:
@@ -65,6 +70,10 @@ class WaitForFullRecv(FaultyDriver):
     name = "faulty-waitall-recv"
     breaks = {
         "blocking.recv.partial-copy": "still blocked",
+        "blocking.recv.waits-for-peer": "still blocked",
+        "blocking.recv.peek-leaves-data": "still blocked",
+        "blocking.accept.waits-for-client": "still blocked",  # its recv(16) of b'hi'
+        "nonblocking.recv.dontwait-one-call": "still blocked",  # its blocking recv(1024) of b'later'
     }
 
     def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
@@ -79,9 +88,13 @@ class DrainingRecv(FaultyDriver):
     breaks = {
         "blocking.recv.leaves-rest": "expected unread 6, observed 0",
         "nonblocking.recv.leaves-rest": "expected unread 5, observed 0",
+        "blocking.recv.zero-size": "expected unread 5, observed 0",
+        "nonblocking.recv.zero-size": "expected unread 5, observed 0",
     }
 
     def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
+        if flags & socket.MSG_WAITALL:  # a chunk that large would never fill
+            return super().recv(sock, size, flags)
         return sock.recv(max(size, self.chunk), flags)[:size]
 
 
@@ -122,6 +135,8 @@ class UnflushedSend(FaultyDriver):
         "nonblocking.send.partial-then-would-block": "expected length 1..1048575, observed returned 1048576",
         "blocking.send.after-peer-close": "expected error broken_pipe or reset, observed returned 1",
         "nonblocking.send.after-peer-close": "expected error broken_pipe or reset, observed returned 1",
+        "blocking.send.waits-for-drain": "expected data 1048576 bytes",
+        "nonblocking.connect.in-progress": "expected data b'ping', observed EOF",
     }
 
     def send(self, sock: socket.socket, data: bytes, flags: int) -> int:
@@ -366,7 +381,7 @@ class AllOrNothingSend(FaultyDriver):
 
 
 class DrainingAccept(FaultyDriver):
-    """An accept that loops to drain every pending connection and lets the final would_block escape."""
+    """A non-blocking accept that drains the backlog in a loop and lets its final would_block escape."""
 
     name = "faulty-draining-accept"
     breaks = {
@@ -374,6 +389,8 @@ class DrainingAccept(FaultyDriver):
     }
 
     def accept(self, listener: socket.socket) -> socket.socket:
+        if not _is_nonblocking(listener):
+            return super().accept(listener)
         accepted: list[socket.socket] = []
         try:
             while True:

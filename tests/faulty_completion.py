@@ -4,8 +4,10 @@ Rules of this module:
 - each faulty driver breaks one rule of the completion model, the way a real
   implementation might get it wrong; its docstring says the defect in one line;
   most are the asyncio reference driver with one operation changed;
-- `breaks` maps each behaviour id the defect must fail to a substring expected
-  in that failure's mismatch text, so a failure for another reason is noticed;
+- `breaks` maps every behaviour id the defect fails, wherever it shows, to a
+  substring expected in that failure's mismatch text, so a failure for another
+  reason is noticed; every other behaviour of its models must pass (the
+  matrix, tests/test_matrix.py, checks both), so a defect is kept narrow;
 - real sockets and real event loops only, no mocks; nothing spins: every faulty
   operation ends once the runner shuts its socket down or cancels it, and
   release() joins every thread the driver started;
@@ -76,7 +78,15 @@ class BlockingSubmit(FaultyCompletionDriver):
     """A recv whose submission performs a blocking recv itself and returns an already completed handle."""
 
     name = "faulty-completion-blocking-submit"
-    breaks = {"completion.recv.pending-at-once": "it blocks"}
+    breaks = {
+        "completion.recv.pending-at-once": "it blocks",
+        "completion.recv.completes-after-peer": "it blocks",
+        "completion.recv.drained-at-completion": "it blocks",
+        "completion.recv.cancel-consumes-nothing": "it blocks",
+        "completion.many.independent": "it blocks",
+        "completion.recv.eof": "it blocks",
+        "completion.recv.reset": "it blocks",
+    }
 
     def submit_recv(self, sock: socket.socket, size: int) -> Handle:
         sock.setblocking(True)
@@ -90,6 +100,11 @@ class EagerRecv(FaultyCompletionDriver):
     breaks = {
         "completion.recv.pending-at-once": "h pending True",
         "completion.recv.completes-after-peer": "not before 'send'",
+        "completion.recv.drained-at-completion": "not before 'send'",
+        "completion.recv.cancel-consumes-nothing": "expected h pending True, observed False",
+        "completion.many.independent": "expected one pending True, observed False",
+        "completion.recv.eof": "not before 'fin'",
+        "completion.recv.reset": "not before 'rst'",
     }
 
     def submit_recv(self, sock: socket.socket, size: int) -> Handle:
@@ -127,7 +142,16 @@ class FillingRecv(FaultyCompletionDriver):
     """A recv that completes only once `size` bytes have arrived (or EOF), like readexactly."""
 
     name = "faulty-completion-filling-recv"
-    breaks = {"completion.recv.completes-after-peer": "still blocked"}
+    breaks = {
+        "completion.recv.completes-after-peer": "still blocked",
+        "completion.recv.pending-at-once": "still blocked",
+        "completion.recv.drained-at-completion": "still blocked",
+        "completion.recv.at-most-size": "still blocked",
+        "completion.recv.cancel-consumes-nothing": "still blocked",
+        "completion.many.independent": "still blocked",
+        "completion.accept.after-connect": "still blocked",  # its recv(16) of b'hi'
+        "completion.connect.completes": "still blocked",  # its recv(16) of b'hi'
+    }
 
     def submit_recv(self, sock: socket.socket, size: int) -> Handle:
         sock.setblocking(False)
@@ -217,7 +241,10 @@ class ReadableSend(FaultyCompletionDriver):
     """A send that waits for the socket to be readable (the wrong event) before it sends."""
 
     name = "faulty-completion-readable-send"
-    breaks = {"completion.send.completes-when-queued": "still blocked"}
+    breaks = {
+        "completion.send.completes-when-queued": "still blocked",
+        "completion.send.waits-for-room": "expected data 1048576 bytes",
+    }
 
     def submit_send(self, sock: socket.socket, data: bytes) -> Handle:
         sock.setblocking(False)
@@ -339,9 +366,26 @@ class SerialDriver(CompletionDriver):
     breaks: ClassVar[dict[str, str]] = {"completion.many.independent": "still blocked"}
 
     def __init__(self) -> None:
-        self._work: queue.SimpleQueue[tuple[Handle, Callable[[], object]] | None] = queue.SimpleQueue()
+        self._work: queue.SimpleQueue[tuple[Handle, Callable[[Handle], object]] | None] = queue.SimpleQueue()
+        # A cancel wakes a recv waiting for bytes (its only defect is the order), whether or not
+        # the worker has started it yet.
+        self._wake_reader, self._wake_writer = socket.socketpair()
         self._thread = threading.Thread(target=self._serve, name=f"sockspec-{self.name}", daemon=True)
         self._thread.start()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            self._wake_writer.send(b"!")
+
+    def _readable_unless_cancelled(self, sock: socket.socket, handle: Handle) -> None:
+        while True:
+            readable, _, _ = select.select([sock, self._wake_reader], [], [])
+            if self._wake_reader in readable:
+                self._wake_reader.recv(4096)
+            if handle.cancel_requested:
+                raise concurrent.futures.CancelledError()
+            if sock in readable:
+                return
 
     def _serve(self) -> None:
         while (item := self._work.get()) is not None:
@@ -350,39 +394,45 @@ class SerialDriver(CompletionDriver):
                 handle.finish(error=concurrent.futures.CancelledError())
                 continue
             try:
-                value = call()
+                value = call(handle)
             except BaseException as exc:  # the call's error is its outcome
                 handle.finish(error=exc)
             else:
                 handle.finish(value)
 
-    def _submit(self, sock: socket.socket, call: Callable[[], object]) -> Handle:
+    def _submit(self, sock: socket.socket, call: Callable[[Handle], object]) -> Handle:
         sock.setblocking(True)
-        handle = Handle(lambda: None)
+        handle = Handle(self._wake)
         self._work.put((handle, call))
         return handle
 
     def submit_recv(self, sock: socket.socket, size: int) -> Handle:
-        return self._submit(sock, lambda: sock.recv(size))
+        def recv(handle: Handle) -> bytes:
+            self._readable_unless_cancelled(sock, handle)
+            return sock.recv(size)
+
+        return self._submit(sock, recv)
 
     def submit_send(self, sock: socket.socket, data: bytes) -> Handle:
-        def send() -> int:
+        def send(_handle: Handle) -> int:
             sock.sendall(data)
             return len(data)
 
         return self._submit(sock, send)
 
     def submit_accept(self, listener: socket.socket) -> Handle:
-        return self._submit(listener, lambda: listener.accept()[0])
+        return self._submit(listener, lambda _handle: listener.accept()[0])
 
     def submit_connect(self, sock: socket.socket, address: tuple[Any, ...] | str) -> Handle:
-        return self._submit(sock, lambda: sock.connect(address))
+        return self._submit(sock, lambda _handle: sock.connect(address))
 
     def release(self) -> None:
         self._work.put(None)
         self._thread.join(THREAD_LIMIT)
         if self._thread.is_alive():
             raise RuntimeError(f"{self.name}'s worker thread did not stop")
+        self._wake_reader.close()
+        self._wake_writer.close()
 
 
 FAULTY: tuple[type[CompletionDriver], ...] = (

@@ -6,8 +6,10 @@ Rules of this module:
   implementation might get it wrong; its docstring says the defect in one line;
 - a defect in a mechanism's table of bits is written as a changed table, the
   way such a bug looks in real code;
-- `breaks` maps each behaviour id the defect must fail to a substring expected
-  in that failure's mismatch text, so a failure for another reason is noticed;
+- `breaks` maps every behaviour id the defect fails, wherever it shows, to a
+  substring expected in that failure's mismatch text, so a failure for another
+  reason is noticed; every other behaviour of its models must pass (the
+  matrix, tests/test_matrix.py, checks both), so a defect is kept narrow;
 - a faulty driver keeps the capabilities of the driver it changes: it claims
   what the reference claims and fails to deliver it;
 - real sockets only, no mocks; every faulty wait and recv is bounded by its
@@ -101,6 +103,17 @@ class PrematureRead(AssumesReady):
         "readiness.wait.timeout-zero": "expected no events, observed events {read}",
         "readiness.wait.per-socket": "expected no events, observed events {read}",
         "readiness.rcvlowat.threshold": "not before 'more'",
+        "readiness.read.eof": "not before 'fin'",
+        "readiness.wait.timeout-elapses": "expected no events, observed events {read}",
+        "readiness.wait.timeout-none-waits": "not before 'send'",
+        "readiness.wait.event-ends-wait": "not before 'send'",
+        "readiness.level.repeats": "expected no events, observed events {read}",
+        "readiness.edge.once-per-arrival": "expected no events, observed events {read}",
+        "readiness.oneshot.silent-until-rearmed": "expected no events, observed events {read}",
+        "readiness.modify.changes-interest": "expected no events, observed events {read}",
+        "readiness.shutdown.rdhup": "not before 'fin'",
+        "readiness.reset.readable": "not before 'rst'",
+        "readiness.hint.steal": "expected no events, observed events {read}",
     }
 
 
@@ -123,6 +136,10 @@ class BlockingZeroTimeout(FaultyReadiness):
         "readiness.wait.timeout-zero": "expected it to return before 'send'",
         "readiness.read.data-arrives": "still blocked",
         "readiness.modify.changes-interest": "still blocked",
+        "readiness.accept.pending-connection": "still blocked",
+        "readiness.write.full-not-writable": "still blocked",
+        "readiness.level.repeats": "still blocked",
+        "readiness.hint.steal": "still blocked",
     }
 
     def wait(self, timeout: float | None) -> Mapping[int, frozenset[str]]:
@@ -147,6 +164,9 @@ class ShortTimeout(FaultyReadiness):
     name = "faulty-short-timeout"
     breaks = {
         "readiness.wait.timeout-elapses": "expected it to take at least 200.0 ms",
+        "readiness.edge.once-per-arrival": "expected it to take at least 100.0 ms",
+        "readiness.oneshot.silent-until-rearmed": "expected it to take at least 100.0 ms",
+        "readiness.unregister.silent": "expected it to take at least 100.0 ms",
     }
 
     def wait(self, timeout: float | None) -> Mapping[int, frozenset[str]]:
@@ -154,18 +174,22 @@ class ShortTimeout(FaultyReadiness):
 
 
 class SleepingWait(FaultyReadiness):
-    """Sleeps out the whole timeout, then asks the kernel once, so an event does not end the wait."""
+    """Finding nothing ready, sleeps out the whole timeout, then asks again: no event ends the wait early."""
 
     name = "faulty-sleeping-wait"
     breaks = {
         "readiness.wait.event-ends-wait": "expected it to return before 'later'",
+        "readiness.write.drain-hysteresis": "still blocked",  # a wait(2 s) sleeps past the step limit
     }
 
     def wait(self, timeout: float | None) -> Mapping[int, frozenset[str]]:
-        if timeout:
+        if timeout is None:
+            return super().wait(None)
+        ready = super().wait(0)
+        if not ready and timeout > 0:
             time.sleep(timeout)
-            return super().wait(0)
-        return super().wait(timeout)
+            ready = super().wait(0)
+        return ready
 
 
 class DrainingWait(FaultyReadiness):
@@ -175,6 +199,13 @@ class DrainingWait(FaultyReadiness):
     breaks = {
         "readiness.buffer.bytes-stay": "expected 5 bytes left in the kernel buffer when it returned",
         "readiness.hint.steal": "expected data b'abc', observed EOF",
+        "readiness.level.repeats": "expected events {read}, observed no events",
+        "readiness.edge.once-per-arrival": "expected unread 3, observed 0",
+        "readiness.oneshot.silent-until-rearmed": "expected unread 9, observed 4",
+        "readiness.unregister.silent": "expected unread 5, observed 0",
+        # Its recv in wait takes the reset error too, so the process never learns of it.
+        "readiness.reset.readable": "expected error reset, observed EOF",
+        "readiness.reset.error-hangup": "observed events {hangup, read}",
     }
 
     def __init__(self) -> None:
@@ -204,7 +235,7 @@ class DrainingWait(FaultyReadiness):
 
 
 class RetryingRecv(FaultyReadiness):
-    """A recv that, finding the buffer empty after a readiness report, waits for data instead of failing."""
+    """A recv on a watched socket that, finding the buffer empty, waits for data instead of failing."""
 
     name = "faulty-retrying-recv"
     breaks = {
@@ -212,6 +243,8 @@ class RetryingRecv(FaultyReadiness):
     }
 
     def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
+        if sock.fileno() not in self.watched:
+            return super().recv(sock, size, flags)
         try:
             return super().recv(sock, size, flags)
         except BlockingIOError:
@@ -220,18 +253,24 @@ class RetryingRecv(FaultyReadiness):
 
 
 class ByteCountReadiness(FaultyReadiness):
-    """Decides readability from FIONREAD (bytes queued), which ignores EOF and SO_RCVLOWAT."""
+    """Decides level-triggered readability from FIONREAD (bytes queued), which ignores EOF and SO_RCVLOWAT."""
 
     name = "faulty-byte-count-readiness"
     breaks = {
         "readiness.read.eof": "expected events {read}, observed no events",
         "readiness.rcvlowat.threshold": "not before 'more'",
+        "readiness.shutdown.rdhup": "expected events {rdhup, read}, observed events {rdhup}",
+        "readiness.shutdown.both-hangup": "expected events {read}, observed no events",
+        # A reset leaves no bytes queued either.
+        "readiness.reset.readable": "expected events including read, observed events {error, hangup}",
+        "readiness.reset.error-hangup": "observed events {error, hangup}",
     }
 
     def _counts(self) -> dict[int, int]:
         counts = {}
         for fd, watch in self.watched.items():
-            count = _queued(watch.sock) if "read" in watch.events else None
+            level = "read" in watch.events and watch.trigger == "level"
+            count = _queued(watch.sock) if level else None
             if count is not None:
                 counts[fd] = count
         return counts
@@ -270,6 +309,26 @@ class AllEvents(FaultyReadiness):
     breaks = {
         "readiness.read.interest-only": "expected events {write}, observed events {read, write}",
         "readiness.read.data-arrives": "expected no events, observed events {write}",
+        "readiness.read.eof": "expected events {read}, observed events {write}",
+        "readiness.wait.timeout-zero": "expected no events, observed events {write}",
+        "readiness.wait.timeout-elapses": "expected no events, observed events {write}",
+        "readiness.wait.timeout-none-waits": "expected events {read}, observed events {write}",
+        "readiness.wait.event-ends-wait": "expected events {read}, observed events {write}",
+        "readiness.wait.per-socket": "expected events {read}, observed events {read, write}",
+        "readiness.level.repeats": "expected events {read}, observed events {read, write}",
+        "readiness.edge.once-per-arrival": "expected events {read}, observed events {read, write}",
+        "readiness.oneshot.silent-until-rearmed": "expected events {read}, observed events {read, write}",
+        "readiness.modify.changes-interest": "expected no events, observed events {write}",
+        "readiness.unregister.silent": "expected events {read}, observed events {read, write}",
+        "readiness.connect.refused-error": "observed events {error, hangup, read, write}",
+        "readiness.shutdown.rdhup": "expected events {rdhup, read}, observed events {write}",
+        "readiness.shutdown.both-hangup": "expected events {read}, observed events {read, write}",
+        "readiness.reset.readable": "expected events including read, observed events {write}",
+        "readiness.reset.error-hangup": "observed events {error, hangup, read, write}",
+        "readiness.buffer.bytes-stay": "expected events {read}, observed events {read, write}",
+        "readiness.hint.steal": "expected events {read}, observed events {read, write}",
+        "readiness.rcvlowat.threshold": "expected events {read}, observed events {write}",
+        "readiness.fd.high-descriptor": "observed events {read, write}",
     }
 
     def register(self, sock: socket.socket, events: frozenset[str], trigger: str) -> None:
@@ -336,6 +395,7 @@ class ReportsOnce(FaultyReadiness):
         "readiness.level.repeats": "expected events {read}, observed no events",
         "readiness.read.eof": "expected events {read}, observed no events",
         "readiness.accept.pending-connection": "expected events {read}, observed no events",
+        "readiness.reset.error-hangup": "expected events {error, hangup, read}, observed no events",
     }
 
 
@@ -360,6 +420,28 @@ class SwappedReports(FaultyReadiness):
         "readiness.read.data-arrives": "expected events {read}, observed events {write}",
         "readiness.write.full-not-writable": "expected events {write}, observed events {read}",
         "readiness.connect.writable": "expected events {write}, observed events {read}",
+        "readiness.read.eof": "expected events {read}, observed events {write}",
+        "readiness.read.interest-only": "expected events {write}, observed events {read}",
+        "readiness.accept.pending-connection": "expected events {read}, observed events {write}",
+        "readiness.write.drain-hysteresis": "expected events {write}, observed events {read}",
+        "readiness.wait.timeout-none-waits": "expected events {read}, observed events {write}",
+        "readiness.wait.event-ends-wait": "expected events {read}, observed events {write}",
+        "readiness.wait.per-socket": "expected events {read}, observed events {write}",
+        "readiness.level.repeats": "expected events {read}, observed events {write}",
+        "readiness.edge.once-per-arrival": "expected events {read}, observed events {write}",
+        "readiness.oneshot.silent-until-rearmed": "expected events {read}, observed events {write}",
+        "readiness.modify.changes-interest": "expected events {write}, observed events {read}",
+        "readiness.unregister.silent": "expected events {read}, observed events {write}",
+        "readiness.connect.refused": "expected events including write, observed events {error, hangup, read}",
+        "readiness.connect.refused-error": "observed events {error, hangup, read}",
+        "readiness.shutdown.rdhup": "expected events {rdhup, read}, observed events {rdhup, write}",
+        "readiness.shutdown.both-hangup": "expected events {read}, observed events {write}",
+        "readiness.reset.readable": "observed events {error, hangup, write}",
+        "readiness.reset.error-hangup": "observed events {error, hangup, write}",
+        "readiness.buffer.bytes-stay": "expected events {read}, observed events {write}",
+        "readiness.hint.steal": "expected events {read}, observed events {write}",
+        "readiness.rcvlowat.threshold": "expected events {read}, observed events {write}",
+        "readiness.fd.high-descriptor": "observed events {write}",
     }
 
 

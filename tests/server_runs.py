@@ -6,6 +6,9 @@ Rules of this module:
 - every server a run configures carries a unique SOCKSPEC_TEST_MARK in its
   environment, which its children inherit, so the process table can be searched
   after the run for anything it left behind;
+- verdicts are read from the run's JSON report (`--sockspec-json`), and only
+  from its items' id, impl, family, outcome and reason; the terminal is read
+  only for what it alone shows a user (a failure's text, the summary lines);
 - several runs may go at once (`Runs`), each waited for with a bound.
 """
 
@@ -22,14 +25,16 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import pytest
+from sockspec.reports.record import Outcome
+
+from tests import waiting
 
 RUN_LIMIT = 300.0
 MARK = "SOCKSPEC_TEST_MARK"
-ITEM_LINE = re.compile(
-    r"^spec/server\.yaml::(?P<id>[a-z0-9.-]+)\[(?P<impl>.+)-tcp4\] (?P<outcome>PASSED|FAILED|SKIPPED)"
-)
+#: The JSON report each run writes in its folder.
+REPORT = "sockspec-report.json"
 FAILURE_HEAD = re.compile(r"^_+ (?P<id>server\.[a-z0-9.-]+) on .+ over tcp4 _+$")
 
 
@@ -65,6 +70,16 @@ def marked_processes(mark: str) -> list[int]:
     return found
 
 
+def wait_gone(mark: str, within: float = 3.0, what: str | None = None) -> None:
+    """Wait until no process carries `mark` (the process table has no event to wait on)."""
+    waiting.until(
+        lambda: not marked_processes(mark),
+        within=within,
+        what=what or "every marked process to exit",
+        explain=lambda: f"still running: {marked_processes(mark)}",
+    )
+
+
 def subprocess_env() -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
     env.pop(MARK, None)
@@ -72,30 +87,60 @@ def subprocess_env() -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class Item:
+    """One item of a run's JSON report, by the fields these tests read (and no others)."""
+
+    id: str
+    impl: str
+    family: str
+    outcome: Outcome
+    reason: str | None
+
+
+@dataclass(frozen=True)
 class Run:
-    """What one `pytest --impl=...` run printed, how long it took, and what it left behind."""
+    """What one `pytest --impl=...` run printed and reported, how long it took, and what it left behind.
+
+    report: the run's JSON report (--sockspec-json), None when the run wrote none.
+    """
 
     name: str
     ret: int
     output: str
     duration: float
     leftovers: tuple[int, ...]
+    report: dict[str, Any] | None
 
     @property
     def lines(self) -> list[str]:
         return self.output.splitlines()
 
-    def outcomes(self) -> dict[str, str]:
-        """Behaviour id -> PASSED / FAILED / SKIPPED, from the -v lines."""
-        found = {}
-        for line in self.lines:
-            match = ITEM_LINE.match(line)
-            if match:
-                found[match["id"]] = match["outcome"]
+    def items(self) -> list[Item]:
+        """The run's items, from its JSON report."""
+        assert self.report is not None, (
+            f"{self.name} wrote no JSON report (exit code {self.ret}):\n{self.output[-3000:]}"
+        )
+        return [
+            Item(item["id"], item["impl"], item["family"], Outcome(item["outcome"]), item["reason"])
+            for item in self.report["items"]
+        ]
+
+    def outcomes(self, impl: str, family: str = "tcp4") -> dict[str, Outcome]:
+        """Behaviour id -> outcome of every item of the run, each of which must be of `impl` over `family`."""
+        found: dict[str, Outcome] = {}
+        for item in self.items():
+            assert (item.impl, item.family) == (impl, family), f"{self.name} ran {item} unasked"
+            assert item.id not in found, f"{self.name} reports {item.id} twice"
+            found[item.id] = item.outcome
         return found
 
+    def reason(self, behaviour_id: str) -> str | None:
+        """Why an item was not applicable (or what went wrong), from the JSON report."""
+        (reason,) = {item.reason for item in self.items() if item.id == behaviour_id}
+        return reason
+
     def failure(self, behaviour_id: str) -> str:
-        """The text pytest printed for one failed behaviour."""
+        """The text pytest printed for one failed behaviour (what the user reads of it)."""
         text: list[str] = []
         inside = False
         for line in self.lines:
@@ -107,14 +152,14 @@ class Run:
                 text.append(line)
         return "\n".join(text)
 
-    def counts(self) -> dict[str, int]:
-        return pytest.RunResult.parse_summary_nouns(self.lines)
-
 
 def run_pytest(folder: Path, args: Sequence[str], name: str, mark: str, limit: float = RUN_LIMIT) -> Run:
+    """`python -m pytest ARGS` in `folder`, writing its JSON report there (REPORT)."""
+    report = folder / REPORT
+    report.unlink(missing_ok=True)
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v", *args],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--sockspec-json={REPORT}", *args],
         cwd=folder,
         env=subprocess_env(),
         capture_output=True,
@@ -128,6 +173,7 @@ def run_pytest(folder: Path, args: Sequence[str], name: str, mark: str, limit: f
         done.stdout + done.stderr,
         time.monotonic() - started,
         tuple(marked_processes(mark)),
+        json.loads(report.read_text(encoding="utf-8")) if report.exists() else None,
     )
 
 

@@ -197,6 +197,7 @@ def test_the_json_report_validates_and_carries_each_item(pytester: pytest.Pytest
 def test_the_gate_over_a_student_server_follows_its_baseline(pytester: pytest.Pytester) -> None:
     """The pipeline's view: a known defect passes the gate, a new one fails it, a fix must be recorded."""
     (pytester.path / "server.py").write_bytes((FAULTY_SERVERS / "reads_once.py").read_bytes())
+    (pytester.path / "_listen.py").write_bytes((FAULTY_SERVERS / "_listen.py").read_bytes())
     mark = new_mark()
     faulty = pyproject("student", [sys.executable, "server.py", "--port", "{port}"], mark)
     pytester.makepyprojecttoml(faulty)

@@ -15,8 +15,7 @@ import re
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,8 @@ from sockspec.servers import observe
 from sockspec.servers.config import DeclaredModel
 from sockspec.servers.infer import Evidence, Observed, check_declared, infer
 from sockspec.servers.observe import Parked, Snapshot, Stat, Wait, parse_stat, parse_syscall
+
+from tests.waiting import until
 
 STAT = (
     "4242 (python3 (my) server) S 4200 4242 4242 34816 4242 4194560 1195 0 0 0 "
@@ -160,21 +161,11 @@ def parked_child() -> Iterator[subprocess.Popen[bytes]]:
         child.wait(timeout=5)
 
 
-def wait_for(condition: Callable[[], bool], limit: float = 5.0) -> None:
-    """Poll for a condition of /proc (it has no event to wait on), with a bound."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.01)
-    raise AssertionError("the condition did not hold in time")
-
-
 def test_snapshot_of_a_real_process_blocked_in_recv(parked_child: subprocess.Popen[bytes]) -> None:
     def parked() -> bool:
         return observe.snapshot(parked_child.pid, parked_child.pid, 0.0).waits() == {"recvfrom": 1}
 
-    wait_for(parked)
+    until(parked, within=5.0, what="the child to block in recvfrom", interval=0.01)
     snap = observe.snapshot(parked_child.pid, parked_child.pid, 0.0)
     assert snap.counts()[:2] == (1, 1)
     assert snap.processes[0].stat.ppid == observe.read_stat(parked_child.pid).ppid  # type: ignore[union-attr]
@@ -191,7 +182,7 @@ def test_snapshot_sees_the_child_of_a_wrapper() -> None:
                 and waits.get("clock_nanosleep", 0) + waits.get("nanosleep", 0) == 1
             )
 
-        wait_for(both)
+        until(both, within=5.0, what="sh to wait4 for its sleeping child", interval=0.01)
         assert observe.snapshot(wrapper.pid, wrapper.pid, 0.0).process_count == 2
     finally:
         subprocess.run(["kill", "--", f"-{wrapper.pid}"], check=False)

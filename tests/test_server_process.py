@@ -20,7 +20,8 @@ import pytest
 from sockspec.servers.config import ServerSpec
 from sockspec.servers.process import ServerProcess, StartError, tail
 
-from tests.server_runs import MARK, marked_processes, new_mark
+from tests.server_runs import MARK, marked_processes, new_mark, wait_gone
+from tests.waiting import until
 
 PY = sys.executable
 LISTENS = (
@@ -45,16 +46,6 @@ def spec(
     )
 
 
-def gone(mark: str, limit: float = 3.0) -> bool:
-    """Poll the process table (it has no event to wait on) until nothing marked is left."""
-    deadline = time.monotonic() + limit
-    while marked_processes(mark):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 def test_server_starts_listens_and_stops_on_sigterm(tmp_path: Path) -> None:
     mark = new_mark()
     server = ServerProcess(spec([PY, "-c", LISTENS, "{port}"], mark), tmp_path)
@@ -65,7 +56,7 @@ def test_server_starts_listens_and_stops_on_sigterm(tmp_path: Path) -> None:
     ending = server.stop()
     assert ending.how == "stopped by SIGTERM"
     assert ending.leftovers == ()
-    assert gone(mark)
+    wait_gone(mark)
     server.remove_output()
     assert not server.folder.exists()
 
@@ -85,7 +76,7 @@ def test_server_never_listening_is_an_error_within_its_timeout(tmp_path: Path) -
     )
     assert message.endswith("its last stderr lines:\n    | warming up")
     server.stop()
-    assert gone(mark)
+    wait_gone(mark)
 
 
 def test_server_exiting_at_once_reports_its_code_and_stderr(tmp_path: Path) -> None:
@@ -99,7 +90,7 @@ def test_server_exiting_at_once_reports_its_code_and_stderr(tmp_path: Path) -> N
         server.wait_listening()
     assert server.stderr_tail() == ["no config file"]
     assert server.stop().how == "had already exited (exit code 3)"
-    assert gone(mark)
+    wait_gone(mark)
 
 
 def test_server_ignoring_sigterm_is_killed_after_the_stop_timeout(tmp_path: Path) -> None:
@@ -112,7 +103,7 @@ def test_server_ignoring_sigterm_is_killed_after_the_stop_timeout(tmp_path: Path
     assert 0.5 <= time.monotonic() - started < 4.0
     assert ending.how == "did not exit within 500.0 ms of SIGTERM (stop_timeout): killed with SIGKILL"
     assert server.returncode() == -9
-    assert gone(mark)
+    wait_gone(mark)
 
 
 def test_stop_ends_children_that_left_the_process_group(tmp_path: Path) -> None:
@@ -121,13 +112,11 @@ def test_stop_ends_children_that_left_the_process_group(tmp_path: Path) -> None:
     server = ServerProcess(spec(["sh", "-c", wrapper, "{port}"], mark), tmp_path)
     server.start()
     server.wait_listening()
-    deadline = time.monotonic() + 3
-    while len(marked_processes(mark)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    until(lambda: len(marked_processes(mark)) >= 2, within=3.0, what="the child that left the group to start")
     assert len(marked_processes(mark)) == 2
     server.observe(0.0)
     assert server.stop().leftovers == ()
-    assert gone(mark)
+    wait_gone(mark)
 
 
 def test_missing_program_is_a_clear_error(tmp_path: Path) -> None:
@@ -164,7 +153,7 @@ def test_server_does_not_outlive_its_checker(how: str, tmp_path: Path) -> None:
         [PY, "-c", code, how], cwd=tmp_path, capture_output=True, text=True, timeout=30, check=False
     )
     assert done.stdout.strip().isdigit(), done.stderr
-    assert gone(mark), f"the server outlived its checker ({how})"
+    wait_gone(mark, what=f"the server to exit with its checker ({how})")
 
 
 def test_tail_keeps_the_last_lines(tmp_path: Path) -> None:

@@ -21,14 +21,15 @@ import struct
 import tempfile
 import termios
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sockspec.language.loader import load_file
 from sockspec.reference_impls._uring import SETUP_REFUSALS, Cqe, Op, Ring, sockaddr, unavailable
 from sockspec.reference_impls.uring_ref import UringDriver
+
+from tests.waiting import until
 
 REASON = unavailable()
 needs_uring = pytest.mark.skipif(REASON is not None, reason=f"io_uring unavailable: {REASON}")
@@ -60,16 +61,6 @@ def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
     with ours, theirs:
         theirs.settimeout(WAIT)
         yield ours, theirs
-
-
-def _eventually(holds: Callable[[], bool]) -> bool:
-    """Poll a kernel state that has no event to wait on, up to WAIT."""
-    deadline = time.monotonic() + WAIT
-    while not holds():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.001)
-    return True
 
 
 def _reap(ring: Ring, count: int) -> list[Cqe]:
@@ -271,7 +262,12 @@ def test_kernel_completes_while_the_submitting_thread_is_parked(
     try:
         assert parked.wait(WAIT)
         theirs.sendall(b"hello")
-        assert _eventually(lambda: buffer.raw[:5] == b"hello")
+        until(
+            lambda: buffer.raw[:5] == b"hello",
+            within=WAIT,
+            what="the paused ring to fill the recv buffer",
+            interval=0.001,
+        )
         assert _unread(ours) == 0
     finally:
         resumed.set()

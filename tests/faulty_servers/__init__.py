@@ -1,9 +1,12 @@
 """Faulty servers: the negative controls of the server behaviours.
 
 Rules of this package:
-- each module is a small standalone echo server (run as `python FILE --port N`,
-  no import from sockspec) with exactly one defect, named in its one-line
-  docstring, the way a student's server might get it wrong;
+- each module is a small echo server (run as `python FILE --port N`, no import
+  from sockspec) with exactly one defect, written in its own file and named in
+  its one-line docstring, the way a student's server might get it wrong;
+- what they all repeat (the port, the listening socket, the thread-per-client
+  and selectors loops) is in `_listen.py` beside them, which has no defect and
+  hides none: it catches no error of a client's connection;
 - `FAULTY_SERVERS` says, for each, the behaviours its defect breaks, with a
   phrase of the failure each must show; every other behaviour must pass,
   except those in `may_break` (a symptom that shows only when the kernel's

@@ -2,40 +2,25 @@
 
 import selectors
 import socket
-import sys
+
+import _listen  # type: ignore[import-not-found]  # beside this file: a faulty server runs as a script
 
 
-def main(port: int) -> None:
-    selector = selectors.DefaultSelector()
-    listener = socket.create_server(("127.0.0.1", port), backlog=512)
-    listener.setblocking(False)
-    selector.register(listener, selectors.EVENT_READ)
-    while True:
-        for key, _events in selector.select():
-            if key.fileobj is listener:
-                try:
-                    accepted, _address = listener.accept()
-                except BlockingIOError:
-                    continue
-                accepted.setblocking(False)
-                selector.register(accepted, selectors.EVENT_READ, bytearray())
-                continue
-            conn, out = key.fileobj, key.data
-            assert isinstance(conn, socket.socket)
-            try:
-                data = conn.recv(65536)
-                if data:
-                    out += data
-                    while out:
-                        del out[: conn.send(out)]  # raises BlockingIOError once the client's side is full
-                    continue
-            except BlockingIOError:
-                pass  # would block: treated as the end of this client
-            except ConnectionError:
-                pass
-            selector.unregister(conn)
-            conn.close()
+def on_ready(selector: selectors.BaseSelector, conn: socket.socket, out: bytearray, _events: int) -> None:
+    try:
+        data = conn.recv(65536)
+        if data:
+            out += data
+            while out:
+                del out[: conn.send(out)]  # raises BlockingIOError once the client's side is full
+            return
+    except BlockingIOError:
+        pass  # would block: treated as the end of this client
+    except ConnectionError:
+        pass
+    selector.unregister(conn)
+    conn.close()
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[sys.argv.index("--port") + 1]))
+    _listen.selector_loop(on_ready)

@@ -1,8 +1,8 @@
 """Gives up on a client that sends nothing within 300 ms of connecting, and closes it."""
 
 import socket
-import sys
-import threading
+
+import _listen  # type: ignore[import-not-found]  # beside this file: a faulty server runs as a script
 
 
 def serve(conn: socket.socket) -> None:
@@ -23,12 +23,5 @@ def serve(conn: socket.socket) -> None:
             pass
 
 
-def main(port: int) -> None:
-    with socket.create_server(("127.0.0.1", port), backlog=512) as listener:
-        while True:
-            conn, _address = listener.accept()
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-
 if __name__ == "__main__":
-    main(int(sys.argv[sys.argv.index("--port") + 1]))
+    _listen.thread_per_client(serve)

@@ -2,11 +2,14 @@
 
 import resource
 import socket
-import sys
-import threading
+
+import _listen  # type: ignore[import-not-found]  # beside this file: a faulty server runs as a script
+
+LEAKED: list[socket.socket] = []  # every connection stays referenced, so none is ever closed
 
 
 def serve(conn: socket.socket) -> None:
+    LEAKED.append(conn)
     try:
         while data := conn.recv(65536):
             conn.sendall(data)
@@ -15,15 +18,6 @@ def serve(conn: socket.socket) -> None:
         pass
 
 
-def main(port: int) -> None:
-    resource.setrlimit(resource.RLIMIT_NOFILE, (400, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
-    leaked = []
-    with socket.create_server(("127.0.0.1", port), backlog=512) as listener:
-        while True:
-            conn, _address = listener.accept()  # raises EMFILE once the descriptors run out
-            leaked.append(conn)
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-
 if __name__ == "__main__":
-    main(int(sys.argv[sys.argv.index("--port") + 1]))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (400, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+    _listen.thread_per_client(serve)  # its accept raises EMFILE once the descriptors run out

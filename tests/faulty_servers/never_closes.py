@@ -1,8 +1,9 @@
 """Never closes after the client half-closes: on EOF it stops reading and keeps the connection forever."""
 
 import socket
-import sys
 import threading
+
+import _listen  # type: ignore[import-not-found]  # beside this file: a faulty server runs as a script
 
 FOREVER = threading.Event()
 
@@ -16,12 +17,5 @@ def serve(conn: socket.socket) -> None:
     FOREVER.wait()  # EOF: the close that should come here never does
 
 
-def main(port: int) -> None:
-    with socket.create_server(("127.0.0.1", port), backlog=512) as listener:
-        while True:
-            conn, _address = listener.accept()
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-
 if __name__ == "__main__":
-    main(int(sys.argv[sys.argv.index("--port") + 1]))
+    _listen.thread_per_client(serve)

@@ -2,8 +2,8 @@
 
 import contextlib
 import socket
-import sys
-import threading
+
+import _listen  # type: ignore[import-not-found]  # beside this file: a faulty server runs as a script
 
 
 def serve(conn: socket.socket) -> None:
@@ -11,12 +11,5 @@ def serve(conn: socket.socket) -> None:
         conn.sendall(conn.recv(4096))
 
 
-def main(port: int) -> None:
-    with socket.create_server(("127.0.0.1", port), backlog=512) as listener:
-        while True:
-            conn, _address = listener.accept()
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-
 if __name__ == "__main__":
-    main(int(sys.argv[sys.argv.index("--port") + 1]))
+    _listen.thread_per_client(serve)

@@ -1,8 +1,9 @@
 """Blocks its event loop with a sleep: time.sleep(0.03) for every chunk it receives, instead of awaiting."""
 
 import asyncio
-import sys
 import time
+
+import _listen  # type: ignore[import-not-found]  # beside this file: a faulty server runs as a script
 
 
 async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -17,11 +18,11 @@ async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         writer.close()
 
 
-async def main(port: int) -> None:
-    server = await asyncio.start_server(serve, "127.0.0.1", port, backlog=512)
+async def main() -> None:
+    server = await asyncio.start_server(serve, "127.0.0.1", _listen.port(), backlog=_listen.BACKLOG)
     async with server:
         await server.serve_forever()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[sys.argv.index("--port") + 1])))
+    asyncio.run(main())
