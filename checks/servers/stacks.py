@@ -11,7 +11,8 @@ Rules of this module:
   so all three are tested on captured strings;
 - per thread, from /proc: the syscall it waits in (named by observe's per-architecture tables),
   the kernel wait channel (wchan), and how long it has slept, when the scheduler says (the task's
-  `se.exec_start` in /proc/PID/task/TID/sched, read against the clock of the CPU it last ran on);
+  `se.exec_start` in /proc/PID/task/TID/sched, read against the clock of the CPU it last ran on;
+  all of it read before any tool runs, since a ptrace stop restarts the wait);
 - per process, a stack: Python processes by `py-spy dump --nonblocking --json` (the optional extra
   `sockspec[stacks]`), other processes by `eu-stack` (elfutils), else `gdb -batch`;
 - it never disturbs the server more than it must: py-spy reads memory without stopping anything;
@@ -23,7 +24,7 @@ Rules of this module:
 - it never raises for what the server, the tools or the machine do: a process that exits while it
   is read is dropped, and a stack that cannot be taken is one line in `ProcessStacks.note`
   ("py-spy could not read 4242: permission denied (ptrace_scope=1)",
-  "py-spy is not installed (pip install 'sockspec[stacks]')");
+  "no Python stack: py-spy is not installed (pip install 'sockspec[stacks]')");
 - it is bounded: a total time budget (DEFAULT_BUDGET), each tool run with the time left and killed
   past it, processes captured in parallel (MAX_PARALLEL at once); at most MAX_PROCESSES processes,
   MAX_THREADS threads a process, MAX_FRAMES frames a thread, MAX_OUTPUT bytes of a tool's output;
@@ -40,6 +41,7 @@ Rules of this module:
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
@@ -48,6 +50,7 @@ import signal
 import subprocess
 import sys
 import time
+import tokenize
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -449,8 +452,9 @@ def _clock_offsets(cpus: Iterable[int]) -> dict[int, float]:
     """time.monotonic() minus each CPU's scheduler task clock, by running this thread there.
 
     The task clocks of two CPUs drift apart (they leave out each CPU's interrupt and steal
-    time), so a thread's exec_start is read against the CPU it last ran on. Run in a worker
-    thread: the calling thread's CPU affinity is restored, but never the caller's."""
+    time), so a thread's exec_start is read against the CPU it last ran on. This moves the
+    thread that runs it from CPU to CPU, then back to the CPUs it had: capture runs it in a
+    worker thread, never in its caller's."""
     offsets: dict[int, float] = {}
     try:
         allowed = os.sched_getaffinity(0)
@@ -757,7 +761,20 @@ def _spot(frames: Sequence[Frame], cwd: Path) -> str:
     text = f" at {where}" if where else ""
     if frame.function != "<module>" or not where:
         text += f" in {frame.function}"
-    return text + (f" `{frame.code}`" if frame.code else "")
+    code = _without_comment(frame.code) if frame.file.endswith(".py") else frame.code
+    return text + (f" `{code}`" if code else "")
+
+
+def _without_comment(code: str) -> str:
+    """A Python line without its trailing comment (the headline is one sentence); the line
+    as it is when it does not tokenize alone (an open bracket, a string that goes on)."""
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(code).readline):
+            if token.type == tokenize.COMMENT:
+                return code[: token.start[1]].rstrip()
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return code
 
 
 def _doing(thread: ThreadStack) -> str:
