@@ -4,8 +4,9 @@ Prints figures; asserts nothing. Runs `pytest --impl=all -n WORKERS` RUNS times
 while `stress-ng --cpu $(nproc)` loads every core (Debian package stress-ng),
 reads each run's JSON report, and counts, per behaviour, the items that did not
 pass: every reference implementation conforms, so each one is a false verdict.
-Also prints the tolerance each run derived and how many items passed only on a
-rerun (noise the confirmation absorbed).
+Also prints the tolerance each run measured and how many items passed only on a
+rerun (an item's `reruns` > 0 with outcome passed: noise the confirmation of
+late verdicts absorbed, see sockspec.judging.confirm).
 
 Usage: python bench/stress_matrix.py [--runs 20] [--workers 8] [--no-stress] [-- PYTEST ARGS]
 """
@@ -68,6 +69,8 @@ def main() -> None:
         )
     false: collections.Counter[str] = collections.Counter()
     reran: collections.Counter[str] = collections.Counter()
+    tolerances: list[float] = []
+    notes: list[str] = []
     items = 0
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -79,27 +82,42 @@ def main() -> None:
                 bad = [item for item in run_items if item["outcome"] not in {"passed", "n/a"}]
                 for item in bad:
                     false[f"{item['id']} [{item['impl']}-{item['family']}] {item['outcome']}"] += 1
-                for item in run_items:
-                    if item.get("reruns"):
-                        reran[item["id"]] += 1
+                passed_on_rerun = [
+                    item for item in run_items if item.get("reruns") and item["outcome"] == "passed"
+                ]
+                for item in passed_on_rerun:
+                    name = f"{item['id']} [{item['impl']}-{item['family']}]"
+                    reran[name] += 1
+                    notes.append(f"run {index}: {name}: {item['note']}")
                 timing = run["timing"]
                 assert isinstance(timing, dict)
+                tolerances.append(timing["tolerance"])
                 print(
                     f"run {index:2}: {len(run_items)} items, {len(bad)} false verdicts, "
-                    f"tolerance {timing['tolerance'] * 1000:.1f} ms, {run['_elapsed']:.0f} s",
+                    f"{len(passed_on_rerun)} passed on rerun, tolerance {timing['tolerance'] * 1000:.1f} ms "
+                    f"({timing.get('derivation', '?')}), {run['_elapsed']:.0f} s",
                     flush=True,
                 )
     finally:
         if stress is not None:
             stress.terminate()
             stress.wait()
-    print(f"\n{args.runs} runs, {items} items, {sum(false.values())} false verdicts")
+    load = "no stress-ng" if args.no_stress else f"stress-ng --cpu {os.cpu_count() or 1}"
+    shown = ", ".join(f"{tolerance * 1000:.1f}" for tolerance in tolerances)
+    print(
+        f"\n{args.runs} runs of pytest --impl=all -n {args.workers} ({load}): {items} items, "
+        f"{sum(false.values())} false verdicts, {sum(reran.values())} passed on rerun; "
+        f"tolerances measured (ms): {shown}"
+    )
     for name, count in false.most_common():
         print(f"  {count:3}  {name}")
     if reran:
         print(f"passed only on a rerun (noise absorbed): {sum(reran.values())}")
-        for name, count in reran.most_common(10):
+        for name, count in reran.most_common(20):
             print(f"  {count:3}  {name}")
+        print("their notes (what the first run saw):")
+        for note in notes[:40]:
+            print(f"  {note}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import errno
 import json
 
 import pytest
-from sockspec.judging.judge import Observation, describe, judge
+from sockspec.judging.judge import Mismatch, Miss, Observation, assess, describe, judge, only_late
 from sockspec.language.errorkinds import KINDS, classify
 from sockspec.language.loader import SCHEMA_PATH
 from sockspec.language.model import Expectation, Range
@@ -202,6 +202,73 @@ def test_judge_within_uses_the_given_tolerance() -> None:
     ]
 
 
+AT_ONCE = Expectation(errors=frozenset({"would_block"}), at_once=True)
+QUICK = Timing(tolerance=0.03125)
+
+
+@pytest.mark.parametrize("elapsed", [0.0, 0.015625, 0.03125])
+def test_judge_at_once_up_to_the_tolerance_alone(elapsed: float) -> None:
+    assert judge(AT_ONCE, failed_after("would_block", elapsed), NOBODY, QUICK) == []
+
+
+def test_judge_at_once_past_the_tolerance_says_so() -> None:
+    found = assess(AT_ONCE, failed_after("would_block", 0.0546875), NOBODY, QUICK)
+    assert found == [
+        Mismatch(Miss.LATE, "expected it to return at once (within the 31.2 ms tolerance), observed 54.7 ms")
+    ]
+    assert only_late(found)
+
+
+def test_judge_at_once_is_the_bound_zero() -> None:
+    assert AT_ONCE.bound == 0.0
+    assert Expectation(within=0.5).bound == 0.5
+    assert Expectation().bound is None
+    assert describe(AT_ONCE) == "error would_block, at once"
+
+
+def test_judge_late_and_wrong_is_not_only_late() -> None:
+    found = assess(AT_ONCE, returned(b"x", started=0.0, ended=0.0625), NOBODY, QUICK)
+    assert [mismatch.kind for mismatch in found] == [Miss.RESULT, Miss.LATE]
+    assert not only_late(found)
+    assert not only_late([])
+
+
+def test_judge_too_soon_is_early_and_after_a_step_is_late() -> None:
+    expect = Expectation(not_before="send", before="fin", min_elapsed=0.5)
+    found = assess(expect, returned(b"x", ended=0.25), {"send": 0.5, "fin": 0.125}, TIMING)
+    assert [mismatch.kind for mismatch in found] == [Miss.EARLY, Miss.EARLY, Miss.LATE]
+    assert (
+        found[2].text == "expected it to return before 'fin' (at 125.0 ms), observed it returned at 250.0 ms"
+    )
+
+
+def test_judge_no_return_is_late_only_past_a_stated_bound() -> None:
+    still = Observation(0.0, None)
+    (bounded,) = assess(AT_ONCE, still, NOBODY, QUICK)
+    assert bounded == Mismatch(
+        Miss.LATE, "expected error would_block, at once, observed no return (the call is still blocked)"
+    )
+    (unbounded,) = assess(Expectation(data=b"x"), still, NOBODY, QUICK)
+    assert unbounded.kind is Miss.BLOCKED
+
+
+def test_judge_any_of_late_in_every_alternative_is_late() -> None:
+    expect = Expectation(
+        any_of=(Expectation(length=Range(1, 1), at_once=True), Expectation(errors=frozenset({"reset"})))
+    )
+    (late,) = assess(expect, returned(1, started=0.0, ended=0.0625), NOBODY, QUICK)
+    assert late.kind is Miss.RESULT  # the error alternative fails on its result, not on time
+    only_time = Expectation(
+        any_of=(Expectation(length=Range(1, 1), at_once=True), Expectation(length=Range(1, 2), at_once=True))
+    )
+    (late,) = assess(only_time, returned(1, started=0.0, ended=0.0625), NOBODY, QUICK)
+    assert late.kind is Miss.LATE
+
+
+def failed_after(kind: str, elapsed: float) -> Observation:
+    return Observation(0.0, elapsed, None, kind)
+
+
 def test_judge_result_and_timing_mismatches_together() -> None:
     expect = Expectation(data=b"hello", not_before="send")
     found = judge(expect, returned(b"", ended=0.25), {"send": 0.5}, TIMING)
@@ -339,3 +406,4 @@ def test_timing_describe_defaults() -> None:
     assert Timing().describe() == (
         "tolerance 250.0 ms on upper bounds, step limit 2.000 s, item limit 15.0 s"
     )
+    assert Timing().derivation == "the fixed default of sockspec's Timing (not measured)"

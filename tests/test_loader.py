@@ -295,6 +295,31 @@ def test_load_text_bad_duration_says_how_to_write_one(step: str, line: int, fiel
     )
 
 
+def test_load_text_at_once_is_the_bound_zero() -> None:
+    steps = load_text(
+        with_steps("- call: recv\n  size: 1\n  expect: {error: would_block, at_once: true}\n"), "t.yaml"
+    )
+    step = steps.behaviours[0].steps[0]
+    assert isinstance(step, Call)
+    assert step.expect is not None
+    assert (step.expect.at_once, step.expect.within, step.expect.bound) == (True, None, 0.0)
+
+
+def test_load_text_at_once_with_within_names_both() -> None:
+    error = load_error(with_steps("- call: recv\n  size: 1\n  expect: {at_once: true, within: 50ms}\n"))
+    assert str(error) == (
+        f"t.yaml:11: {WHERE}.expect {BEHAVIOUR}: at_once and within both bound how long the call takes: "
+        "write at_once: true for a call that returns at once, or within: T for a rule about a duration T"
+    )
+
+
+def test_load_text_at_once_false_is_refused() -> None:
+    error = load_error(with_steps("- call: recv\n  size: 1\n  expect: {at_once: false}\n"))
+    assert (
+        str(error) == f"t.yaml:11: {WHERE}.expect.at_once {BEHAVIOUR}: only true is allowed here, not false"
+    )
+
+
 def test_load_text_number_for_a_duration_asks_for_its_unit() -> None:
     error = load_error(with_steps("- call: recv\n  size: 1\n  after: 100\n"))
     assert (

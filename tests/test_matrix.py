@@ -127,7 +127,8 @@ def test_faulty_driver_passes_what_it_does_not_break(
             pytest.fail(
                 f"{driver.name} failed {behaviour.id} over {family.value} twice ({first}), though its "
                 "`breaks` does not list it (list it if this is its defect showing, else narrow the defect):\n"
-                f"{verdict.failure.title}: {mismatches}\n{verdict.trace.render(verdict.failure.step)}"
+                f"{verdict.failure.title}: {mismatches}\n"
+                + "\n".join(timeline(verdict.events, verdict.failure.step))
             )
     assert not verdict.notes, f"{driver.name} outlived the run: {verdict.notes}"
 

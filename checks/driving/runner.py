@@ -12,6 +12,13 @@ Rules of this module:
 - every call runs on a worker thread (a submission completes on the driver's
   own thread) and every wait is bounded by the step limit and the item limit,
   so a hung implementation gets a verdict, not a hang;
+- a call's time is its own: it is stamped on its worker thread just before the
+  driver is called and just after it returns, so starting the thread is not
+  counted; what noise is left is what sockspec.driving.calibration measures;
+- a call past its upper bound (at once, within T) is waited for a little
+  longer (`LATE_GRACE`), only to say how late it was and what it returned;
+- every submission must return at once (the completion contract,
+  drivers.CompletionDriver): one that takes longer than the tolerance fails;
 - whatever happens, every socket is shut down and closed and every worker
   thread is joined (or reported when it will not return) before `run` returns.
 """
@@ -49,6 +56,10 @@ from sockspec.language.timing import Timing, format_duration
 
 JOIN_LIMIT = 2.0
 POLL_INTERVAL = 0.001
+#: How long a call past its upper bound is still waited for, to report how late it was.
+LATE_GRACE = 0.25
+#: How long a check's probes may wait for kernel state to settle (loopback delivery).
+SETTLE = 0.25
 
 
 @dataclass
@@ -66,6 +77,7 @@ class _Pending:
 
 
 _SUCCESS = Expectation(ok=True)
+_AT_ONCE = Expectation(at_once=True)
 
 
 class DriverRun(StepRun):
@@ -150,9 +162,9 @@ class DriverRun(StepRun):
 
     # -- time ----------------------------------------------------------------
 
-    def _bounded(self, step: Step, within: float | None) -> float:
-        """How long a call may take: the bound it must return within (+tolerance), else its limit."""
-        return self.limit(step) if within is None else self.capped(self.timing.upper(within))
+    def _bounded(self, step: Step, bound: float | None) -> float:
+        """How long a call may take: its upper bound (0 for at once) plus the tolerance, else its limit."""
+        return self.limit(step) if bound is None else self.capped(self.timing.upper(bound))
 
     # -- steps ---------------------------------------------------------------
 
@@ -221,8 +233,8 @@ class DriverRun(StepRun):
         args = operations.arguments(step)
         submit = operations.submit_call(self.driver, step)
         if submit is not None:
-            self.record("impl", What(Kind.SUBMIT, step.op, step.background, args=args), index, at=started)
-            self._submit(index, step, pending, lambda: submit(ends), ends)
+            what = What(Kind.SUBMIT, step.op, step.background, args=args)
+            self._submit(index, step, pending, lambda: submit(ends), ends, what)
             return pending
         call = operations.plain_call(self.driver, step)
         if call is None:
@@ -232,9 +244,10 @@ class DriverRun(StepRun):
                 f"step {index + 1} ({operations.describe(step)})",
                 [f"the driver {self.driver.name} has no operation {step.op!r} for this model"],
             )
-        self.record("impl", What(Kind.CALL, step.op, step.background, args=args), index, at=started)
+        called = What(Kind.CALL, step.op, step.background, args=args)
 
         def work() -> None:
+            pending.started = self.record("impl", called, index)
             try:
                 value = call(ends)
             except BaseException as exc:  # every outcome is data here
@@ -247,27 +260,45 @@ class DriverRun(StepRun):
         return pending
 
     def _submit(
-        self, index: int, step: Call, pending: _Pending, submit: Callable[[], Completion], ends: Endpoints
+        self,
+        index: int,
+        step: Call,
+        pending: _Pending,
+        submit: Callable[[], Completion],
+        ends: Endpoints,
+        what: What,
     ) -> None:
-        """Submit on a worker thread (a submission must not block), then follow its completion."""
-        box: list[Completion | BaseException] = []
-        worker = threading.Thread(
-            target=lambda: box.append(_attempt(submit)), name="sockspec-submit", daemon=True
-        )
+        """Submit on a worker thread (a submission returns at once), then follow its completion."""
+        box: list[tuple[Completion | BaseException, float]] = []
+
+        def attempt() -> None:
+            pending.started = self.record("impl", what, index)
+            outcome = _attempt(submit)
+            box.append((outcome, self.clock.now()))
+
+        worker = threading.Thread(target=attempt, name="sockspec-submit", daemon=True)
         worker.start()
         worker.join(self.limit(step))
+        title = f"step {index + 1} (submit {operations.describe(step)})"
         if not box:
             pending.thread = worker
             raise self.fail(
                 index,
                 step,
-                f"step {index + 1} (submit {operations.describe(step)})",
+                title,
                 [f"the submission did not return within {format_duration(self.limit(step))}: it blocks"],
             )
-        submitted = box[0]
+        submitted, returned = box[0]
+        late = judging.assess(_AT_ONCE, Observation(pending.started, returned), self.acted, self.timing)
         if isinstance(submitted, BaseException):
             self._observed(pending, ends, None, submitted)
-            return
+        else:
+            self._follow(pending, submitted, ends)
+        if late:
+            raise self.fail(index, step, title, late)
+
+    def _follow(self, pending: _Pending, submitted: Completion, ends: Endpoints) -> None:
+        """Record a submitted operation's completion when it comes."""
         pending.completion = submitted
 
         def completed() -> None:
@@ -284,10 +315,16 @@ class DriverRun(StepRun):
         submitted.add_done_callback(completed)
 
     def _finish(self, index: int, step: Step, pending: _Pending, expect: Expectation, label: str) -> float:
-        limit = self._bounded(step, expect.within)
+        limit = self._bounded(step, expect.bound)
         if pending.deadline:
             limit = max(0.0, min(limit, pending.deadline - self.clock.now()))
-        if not pending.done.wait(limit):
+        returned = pending.done.wait(limit)
+        if not returned and expect.bound is not None:
+            # Late already: wait a little more, only to say how late, and with what, it returned.
+            grace = self.capped(LATE_GRACE)
+            returned = pending.done.wait(grace)
+            limit += grace
+        if not returned:
             observed = Observation(pending.started, None)
             self.record("checker", What(Kind.GAVE_UP, limit=limit), index)
         else:
@@ -296,7 +333,7 @@ class DriverRun(StepRun):
         name = pending.step.background or pending.step.name
         if name is not None and observed.ended is not None:
             self.acted[name] = observed.ended
-        mismatches = judging.judge(expect, observed, self.acted, self.timing)
+        mismatches = judging.assess(expect, observed, self.acted, self.timing)
         if mismatches:
             raise self.fail(index, step, label, mismatches)
         return observed.ended if observed.ended is not None else self.clock.now()
@@ -311,7 +348,7 @@ class DriverRun(StepRun):
         label = f"step {index + 1} ({operations.describe(step)})"
         for _attempt_number in range(step.repeat - 1):
             pending = self._start(index, step)
-            pending.deadline = self.clock.now() + self._bounded(step, expect.within)
+            pending.deadline = self.clock.now() + self._bounded(step, expect.bound)
             if not pending.done.wait(max(0.0, pending.deadline - self.clock.now())):
                 return self._finish(index, step, pending, expect, label)
             assert pending.observed is not None
@@ -360,7 +397,7 @@ class DriverRun(StepRun):
             observed = Observation(started, ended, value)
             self.record(actor, _result(Kind.RETURN, step.action, None, observed), index, at=ended)
             if step.expect is not None:
-                mismatches = judging.judge(step.expect, observed, self.acted, self.timing)
+                mismatches = judging.assess(step.expect, observed, self.acted, self.timing)
                 if mismatches:
                     raise self.fail(index, step, label, mismatches)
         return ended
@@ -373,7 +410,7 @@ class DriverRun(StepRun):
             step.unread is not None or step.unread_data is not None or step.so_error is not None
         ):
             raise self.fail(index, step, label, ["the implementation has no connected socket to inspect"])
-        limit = self.clock.now() + self.limit(step, self.timing.upper(0.0))
+        limit = self.clock.now() + self.limit(step, SETTLE)
         once: list[tuple[str, object, object]] | None = None
         while True:
             try:

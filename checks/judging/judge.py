@@ -3,13 +3,19 @@
 Rules of this module:
 - pure functions of values: no I/O, no clock, no threads, no pytest, no sockets;
 - order is judged without tolerance ("not before the peer acted" compares two
-  timestamps of one clock); only `within` uses the tolerance, through `Timing`;
-- a mismatch is a sentence that says what was expected and what was seen.
+  timestamps of one clock); only the upper bounds (`at_once`, `within`) use the
+  tolerance, through `Timing`;
+- a mismatch is a sentence that says what was expected and what was seen, and
+  a kind (`Miss`) that says what sort of rule it broke: the plugin reruns a
+  verdict whose every mismatch is LATE (noise on the machine can make a call
+  return later, never sooner, never with another result), and nothing reads
+  the sentence back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import enum
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sockspec.language.model import Expectation, Payload
@@ -58,6 +64,32 @@ class Observation:
         return f"returned {self.value!r}"
 
 
+class Miss(enum.Enum):
+    """What sort of rule a mismatch broke."""
+
+    RESULT = "result"  # the value or error returned
+    EARLY = "early"  # returned too soon: not_before (order) or min_elapsed (an exact lower bound)
+    LATE = "late"  # an upper time bound (at_once, within, before a step): past it, or no return by it
+    BLOCKED = "blocked"  # no return, where no upper bound was stated
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One way an observation fails an expectation: its kind and its sentence."""
+
+    kind: Miss
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def only_late(found: Sequence[Mismatch]) -> bool:
+    """Whether every mismatch (at least one) is an upper time bound missed: the verdict noise
+    on the machine could have caused, to be confirmed by running the behaviour again."""
+    return bool(found) and all(mismatch.kind is Miss.LATE for mismatch in found)
+
+
 def describe(expect: Expectation) -> str:
     """The expectation as a phrase: "data b'hello', not before step 'send'"."""
     parts = []
@@ -89,6 +121,8 @@ def describe(expect: Expectation) -> str:
         parts.append(f"not sooner than {format_duration(expect.min_elapsed)}")
     if expect.within is not None:
         parts.append(f"within {format_duration(expect.within)}")
+    if expect.at_once:
+        parts.append("at once")
     return ", ".join(parts) or "anything"
 
 
@@ -100,8 +134,12 @@ def _length(value: object) -> int | None:
     return None
 
 
-def _result_mismatches(expect: Expectation, observed: Observation) -> list[str]:
+def _result_mismatches(expect: Expectation, observed: Observation) -> list[Mismatch]:
     """What the returned value or error gets wrong (timing aside)."""
+    return [Mismatch(Miss.RESULT, text) for text in _result_texts(expect, observed)]
+
+
+def _result_texts(expect: Expectation, observed: Observation) -> list[str]:
     wants_value = (
         expect.data is not None
         or expect.length is not None
@@ -198,64 +236,93 @@ def _ready_mismatches(expect: Expectation, observed: Observation) -> list[str]:
     return found
 
 
+def _late(expect: Expectation, observed: Observation, timing: Timing) -> list[Mismatch]:
+    """The upper time bound (at once, or within T) it missed, if any."""
+    bound = expect.bound
+    assert observed.elapsed is not None
+    if bound is None or observed.elapsed <= timing.upper(bound):
+        return []
+    elapsed = format_duration(observed.elapsed)
+    if expect.at_once:
+        text = (
+            f"expected it to return at once (within the {format_duration(timing.tolerance)} tolerance), "
+            f"observed {elapsed}"
+        )
+    else:
+        text = (
+            f"expected it to return within {format_duration(bound)} "
+            f"(+{format_duration(timing.tolerance)} tolerance), observed {elapsed}"
+        )
+    return [Mismatch(Miss.LATE, text)]
+
+
 def _time_mismatches(
     expect: Expectation, observed: Observation, acted: Mapping[str, float], timing: Timing
-) -> list[str]:
+) -> list[Mismatch]:
     assert observed.ended is not None and observed.elapsed is not None
-    found = []
+    early = []
     if expect.not_before is not None:
         at = acted.get(expect.not_before)
         if at is None:
-            found.append(
+            early.append(
                 f"expected it to return not before {expect.not_before!r}, "
                 f"but it returned at {format_duration(observed.ended)} and {expect.not_before!r} "
                 "had not acted yet"
             )
         elif observed.ended < at:
-            found.append(
+            early.append(
                 f"expected it to return not before {expect.not_before!r} "
                 f"(at {format_duration(at)}), observed it returned at {format_duration(observed.ended)}"
             )
+    late = []
     if expect.before is not None:
         at = acted.get(expect.before)
         if at is not None and observed.ended >= at:
-            found.append(
+            late.append(
                 f"expected it to return before {expect.before!r} (at {format_duration(at)}), "
                 f"observed it returned at {format_duration(observed.ended)}"
             )
     if expect.min_elapsed is not None and observed.elapsed < expect.min_elapsed:
-        found.append(
+        early.append(
             f"expected it to take at least {format_duration(expect.min_elapsed)}, "
             f"observed {format_duration(observed.elapsed)}"
         )
-    if expect.within is not None and observed.elapsed > timing.upper(expect.within):
-        found.append(
-            f"expected it to return within {format_duration(expect.within)} "
-            f"(+{format_duration(timing.tolerance)} tolerance), observed {format_duration(observed.elapsed)}"
-        )
-    return found
+    return (
+        [Mismatch(Miss.EARLY, text) for text in early]
+        + [Mismatch(Miss.LATE, text) for text in late]
+        + _late(expect, observed, timing)
+    )
 
 
-def judge(
+def assess(
     expect: Expectation, observed: Observation, acted: Mapping[str, float], timing: Timing
-) -> list[str]:
-    """The mismatches between `expect` and `observed`; empty when it meets them all.
+) -> list[Mismatch]:
+    """The mismatches between `expect` and `observed`, each with its kind; empty when it meets
+    them all.
 
     `acted` maps step names to the time each step acted (a peer action's start,
-    a call's return), for `not_before` and `before`.
+    a call's return), for `not_before` and `before`. A call that had not returned
+    is LATE when the expectation bounds its time (the runner waited past that
+    bound), else BLOCKED.
     """
     if observed.ended is None:
-        return [f"expected {describe(expect)}, observed no return (the call is still blocked)"]
-    found: list[str] = []
+        kind = Miss.BLOCKED if expect.bound is None else Miss.LATE
+        text = f"expected {describe(expect)}, observed no return (the call is still blocked)"
+        return [Mismatch(kind, text)]
+    found: list[Mismatch] = []
     if expect.any_of:
         options = [
             _result_mismatches(option, observed) + _time_mismatches(option, observed, acted, timing)
             for option in expect.any_of
         ]
         if all(options):
+            kind = Miss.LATE if all(only_late(option) for option in options) else Miss.RESULT
             found.append(
-                f"expected any of ({'; '.join(describe(o) for o in expect.any_of)}), "
-                f"observed {observed.describe()}"
+                Mismatch(
+                    kind,
+                    f"expected any of ({'; '.join(describe(o) for o in expect.any_of)}), "
+                    f"observed {observed.describe()}",
+                )
             )
     plain = Expectation(
         data=expect.data,
@@ -271,3 +338,10 @@ def judge(
     if plain != Expectation():
         found.extend(_result_mismatches(plain, observed))
     return found + _time_mismatches(expect, observed, acted, timing)
+
+
+def judge(
+    expect: Expectation, observed: Observation, acted: Mapping[str, float], timing: Timing
+) -> list[str]:
+    """The mismatches between `expect` and `observed` as sentences (see `assess`)."""
+    return [mismatch.text for mismatch in assess(expect, observed, acted, timing)]

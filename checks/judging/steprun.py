@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import abc
 import time
+from collections.abc import Sequence
 
 from sockspec.judging.events import Actor, What
+from sockspec.judging.judge import Mismatch, only_late
 from sockspec.judging.trace import Trace
 from sockspec.judging.verdict import Failure
 from sockspec.language.model import Behaviour, Step
@@ -91,9 +93,12 @@ class StepRun(abc.ABC):
             failure = Failure(None, self.behaviour.origin, "clean-up", tuple(notes))
         return failure, tuple(notes)
 
-    def fail(self, index: int, step: Step, title: str, mismatches: list[str]) -> StepFailed:
-        """The failure of step `index`, to raise."""
-        return StepFailed(Failure(index, step.origin, title, tuple(mismatches)))
+    def fail(self, index: int, step: Step, title: str, mismatches: Sequence[str | Mismatch]) -> StepFailed:
+        """The failure of step `index`, to raise; late when every mismatch is a judged LATE one."""
+        found = [mismatch for mismatch in mismatches if isinstance(mismatch, Mismatch)]
+        late = len(found) == len(mismatches) and only_late(found)
+        texts = tuple(str(mismatch) for mismatch in mismatches)
+        return StepFailed(Failure(index, step.origin, title, texts, late))
 
     def record(self, actor: Actor, what: What, step: int | None, at: float | None = None) -> float:
         """Add an event to the trace (at now, unless `at` says when); return its time."""

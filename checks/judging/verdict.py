@@ -17,12 +17,17 @@ from sockspec.language.model import Behaviour, Family, Origin
 
 @dataclass(frozen=True)
 class Failure:
-    """Why a behaviour failed: the step, what was expected, what was seen."""
+    """Why a behaviour failed: the step, what was expected, what was seen.
+
+    late: every mismatch is an upper time bound missed (see judge.only_late), so
+    noise could have caused it; the plugin runs the behaviour again to confirm it.
+    """
 
     step: int | None
     origin: Origin
     title: str
     mismatches: tuple[str, ...]
+    late: bool = False
 
 
 @dataclass(frozen=True)

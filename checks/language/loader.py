@@ -128,6 +128,20 @@ def _duration_without_unit(error: jsonschema.ValidationError) -> str | None:
     return None
 
 
+#: The schema's rule that an expectation states one upper time bound (expect.dependentSchemas).
+_ONE_UPPER_BOUND = {"required": ["within"]}
+
+
+def _at_once_and_within(error: jsonschema.ValidationError) -> str | None:
+    """An expectation with both `at_once` and `within`: two upper bounds for one call."""
+    if error.validator == "not" and error.validator_value == _ONE_UPPER_BOUND:
+        return (
+            "at_once and within both bound how long the call takes: write at_once: true for a call "
+            "that returns at once, or within: T for a rule about a duration T"
+        )
+    return None
+
+
 def _schema_problems(doc: Marked) -> list[Problem]:
     crowded = _crowded_steps(doc.data)
     problems = [
@@ -142,7 +156,7 @@ def _schema_problems(doc: Marked) -> list[Problem]:
         validate(
             doc,
             validator(SCHEMA_PATH),
-            rules=(_step_without_one_action, _duration_without_unit),
+            rules=(_step_without_one_action, _duration_without_unit, _at_once_and_within),
             ignore=crowded,
         )
     )
@@ -188,6 +202,7 @@ def _expectation(raw: Mapping[str, Any]) -> Expectation:
         not_before=raw.get("not_before"),
         before=raw.get("before"),
         within=_duration(raw.get("within")),
+        at_once=raw.get("at_once"),
         min_elapsed=_duration(raw.get("min_elapsed")),
         ready=frozenset(raw["ready"]) if "ready" in raw else None,
         ready_includes=frozenset(raw.get("ready_includes", ())),

@@ -115,7 +115,9 @@ class Expectation:
     `any_of` holds alternatives: the outcome must match at least one of them;
     the other fields must hold as well. `ready*` judge the events a readiness
     wait reported for the step's socket; `unread` is FIONREAD of that socket at
-    the moment the outcome happened (a return, or a completion).
+    the moment the outcome happened (a return, or a completion). `at_once`: the
+    call returns at once, within the run's tolerance alone; `within`: it returns
+    within that duration plus the tolerance (a rule about a real duration).
     """
 
     data: bytes | None = None
@@ -126,12 +128,18 @@ class Expectation:
     not_before: str | None = None
     before: str | None = None
     within: float | None = None
+    at_once: bool | None = None
     min_elapsed: float | None = None
     ready: frozenset[str] | None = None
     ready_includes: frozenset[str] = frozenset()
     ready_excludes: frozenset[str] = frozenset()
     unread: int | None = None
     any_of: tuple[Expectation, ...] = ()
+
+    @property
+    def bound(self) -> float | None:
+        """The upper time bound it states, before the tolerance: 0 for at once, T for within T."""
+        return 0.0 if self.at_once else self.within
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,11 @@ Rules of this module:
 - every timestamp in sockspec comes from `Clock` (time.monotonic, seconds since
   the behaviour started); nothing else reads the time;
 - the tolerance is added to upper bounds only, and only here (`Timing.upper`):
-  lower bounds are exact because the kernel never returns early;
+  lower bounds are exact because the kernel never returns early; "at once" is
+  the bound 0, so its limit is the tolerance alone;
+- the plugin measures the tolerance at the start of a run
+  (sockspec.driving.calibration) unless the user sets it; `derivation` says
+  which, in words, for the header and the reports;
 - no sleeping here: the runner decides when to wait.
 """
 
@@ -39,14 +43,19 @@ def format_duration(seconds: float) -> str:
 class Timing:
     """The time limits of a run, reported in pytest's header.
 
-    tolerance: added to every upper bound a spec states ("within 50ms").
+    tolerance: added to every upper bound a spec states ("within 200ms"); a call that
+        must return at once (`at_once: true`) gets the tolerance alone;
     step_limit: the longest any step may wait when the spec gives no limit.
     item_limit: the longest one behaviour may run, all steps together.
+    derivation: where the tolerance came from, in words ("measured at the start of
+        the run: ...", "set by --sockspec-tolerance"). The default of this class is
+        for direct use of the runner, which measures nothing; the plugin measures.
     """
 
     tolerance: float = 0.25
     step_limit: float = 2.0
     item_limit: float = 15.0
+    derivation: str = "the fixed default of sockspec's Timing (not measured)"
 
     def upper(self, bound: float) -> float:
         """An upper bound from a spec, with the tolerance added."""

@@ -18,7 +18,10 @@ Rules of this package:
   and the summary and the JSON report say once per impl and reason what was
   left out and why; what only the machine can say is a skip at run time;
 - a server impl's process is started by its first server item and stopped when
-  the session finishes (also after failures, -x and Ctrl-C).
+  the session finishes (also after failures, -x and Ctrl-C);
+- with pytest-xdist the controller's tolerance (measured once) goes to every
+  worker (`pytest_configure_node`, an optional hook: without xdist it is never
+  called).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sockspec.judging import confirm
 from sockspec.language.corpus import CORPUS
 from sockspec.plugin import items as spec_items
 from sockspec.plugin import options
@@ -52,6 +56,14 @@ def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):
         # With pytest-xdist the controller records and reports; the workers only run items.
         config.pluginmanager.register(Recorder(state, config, options.outputs(config)), "sockspec-recorder")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist, in the controller: each worker judges with the tolerance measured here."""
+    state = node.config.stash.get(STATE, None)
+    if state is not None:
+        node.workerinput.update(options.worker_input(state.settings.timing))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -79,6 +91,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [
         "sockspec impls: " + "; ".join(impl.description for impl in settings.impls),
         f"sockspec timing: {settings.timing.describe()}",
+        f"sockspec tolerance: {settings.timing.derivation}; {confirm.describe()}",
         f"sockspec corpus: {corpus}" + (f"; your spec files: {', '.join(extra)}" if extra else ""),
         f"sockspec gate: MUST failures fail the run; SHOULD failures "
         f"{'fail it too (strict)' if settings.strict else 'are warnings'}; baseline: {baseline}",

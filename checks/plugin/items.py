@@ -11,7 +11,11 @@ Rules of this module:
   what a server session finds while running) is a skip at run time, whose
   location is the behaviour's line in its spec file;
 - a failure's text is rendered once, when the item runs, by sockspec.reports;
-  `repr_failure` only picks it (or explains a checker error, blaming the checker).
+  `repr_failure` only picks it (or explains a checker error, blaming the checker);
+- a verdict that fails only on an upper time bound is run again (same impl and
+  family, a fresh driver or server connection) before it is reported, as
+  sockspec.judging.confirm decides; the item's record counts the reruns and
+  carries the note.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import pytest
 from sockspec.driving.connections import unavailable
 from sockspec.driving.runner import run_behaviour
 from sockspec.judging import applicability
+from sockspec.judging.confirm import Confirmed, confirm
 from sockspec.judging.verdict import Verdict
 from sockspec.language.loader import SpecError, check_unique_ids, load_file
 from sockspec.language.model import Behaviour, Family, Model
@@ -152,14 +157,17 @@ class BehaviourItem(pytest.Item):
 
     def runtest(self) -> None:
         state = self.config.stash[STATE]
-        verdict = self._verdict(state)
-        text = None if verdict.passed else self._failure_text(state, verdict)
+        confirmed = confirm(lambda: self._verdict(state))
+        verdict = confirmed.verdict
+        text = None if verdict.passed else self._failure_text(state, verdict, confirmed)
         inferences = verdict.inferences if isinstance(verdict, ServerVerdict) else ()
         self.detail = results.detail(
             verdict,
             text,
             inferences[-1] if inferences else None,
             self.known.reason if self.known is not None else None,
+            confirmed.reruns,
+            confirmed.note(),
         )
         outcome = gate.decide(
             verdict.passed, self.behaviour.level, state.settings.strict, self.known is not None
@@ -178,10 +186,12 @@ class BehaviourItem(pytest.Item):
             assert self.known is not None
             pytest.xfail(f"known failure ({self.known.where}): {self.known.reason}")
 
-    def _failure_text(self, state: State, verdict: Verdict) -> str:
+    def _failure_text(self, state: State, verdict: Verdict, confirmed: Confirmed | None = None) -> str:
         if isinstance(verdict, ServerVerdict):
             return state.servers.failure_text(verdict, self.impl.name)
-        return reports.render_failure(verdict, self.impl.name)
+        return reports.render_failure(
+            verdict, self.impl.name, confirmed.confirmation() if confirmed is not None else None
+        )
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         state = self.config.stash[STATE]

@@ -6,7 +6,12 @@ Rules of this module:
 - `settings` reads them into a frozen `Settings`, checking everything before
   anything runs: a bad value is a `pytest.UsageError` that names the option and
   says what to write (never a traceback, never a failure after the whole run);
-- no run state here: what a run records lives in sockspec.plugin.state.
+- no run state here: what a run records lives in sockspec.plugin.state;
+- the tolerance, unless the user sets it, is measured once per run, in the
+  process that reads the settings first (sockspec.driving.calibration); with
+  pytest-xdist that is the controller, which hands it to every worker in its
+  `workerinput` (`worker_input`), so the whole run judges with one value, the
+  one the header and the reports show.
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sockspec.driving.calibration import CEILING, FLOOR, calibrate
 from sockspec.language.corpus import CORPUS
 from sockspec.language.model import Level, Model
-from sockspec.language.timing import Timing, parse_duration
+from sockspec.language.timing import Timing, format_duration, parse_duration
 from sockspec.plugin.registry import Impl, known_names, resolve
 from sockspec.reports import baseline as baselines
 from sockspec.servers.config import ConfigError, ImplTables, find_pyproject, load_pyproject
@@ -45,6 +51,16 @@ TIMING_SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("--sockspec-step-limit", "sockspec_step_limit", "step_limit"),
     ("--sockspec-item-limit", "sockspec_item_limit", "item_limit"),
 )
+# What each timing setting is when not set, for --help.
+TIMING_DEFAULTS: dict[str, str] = {
+    "tolerance": (
+        f"measured at the start of the run, within [{format_duration(FLOOR)}, {format_duration(CEILING)}]"
+    ),
+    "step_limit": f"{Timing().step_limit:g} s",
+    "item_limit": f"{Timing().item_limit:g} s",
+}
+#: The key of `workerinput` under which a pytest-xdist worker gets the controller's tolerance.
+WORKER_TOLERANCE = "sockspec_tolerance"
 
 # Files a run writes: option -> what it is.
 OUTPUTS: dict[str, str] = {
@@ -79,13 +95,12 @@ def add_options(parser: pytest.Parser) -> None:
             "or tcp://127.0.0.1:PORT"
         ),
     )
-    defaults = Timing()
     for option, ini, attr in TIMING_SETTINGS:
         group.addoption(
             option,
             default=None,
             metavar="DURATION",
-            help=f"e.g. 250ms (default {getattr(defaults, attr)} s; ini: {ini})",
+            help=f"e.g. 250ms (default: {TIMING_DEFAULTS[attr]}; ini: {ini})",
         )
         parser.addini(ini, f"sockspec {attr.replace('_', ' ')} (e.g. 250ms)", default=None)
     group.addoption(
@@ -202,14 +217,36 @@ def outputs(config: pytest.Config) -> dict[str, Path]:
 
 def _timing(config: pytest.Config) -> Timing:
     values: dict[str, float] = {}
+    derivation = ""
     for option, ini, attr in TIMING_SETTINGS:
-        text = config.getoption(option) or config.getini(ini)
+        given = config.getoption(option)
+        text = given or config.getini(ini)
         if text:
             try:
                 values[attr] = parse_duration(str(text))
             except ValueError as exc:
                 raise pytest.UsageError(f"{option} / {ini}: {exc}") from None
-    return Timing(**values)
+            if attr == "tolerance":
+                derivation = f"set by {option}" if given else f"set by {ini} in the ini file"
+    if "tolerance" not in values:
+        values["tolerance"], derivation = _measured(config)
+    return Timing(**values, derivation=derivation)
+
+
+def _measured(config: pytest.Config) -> tuple[float, str]:
+    """The tolerance measured on this machine, and how: by this process, or, in a pytest-xdist
+    worker, by the controller (see `worker_input`)."""
+    handed = getattr(config, "workerinput", {}).get(WORKER_TOLERANCE)
+    if handed is not None:
+        tolerance, derivation = handed
+        return float(tolerance), str(derivation)
+    measured = calibrate()
+    return measured.tolerance, measured.describe()
+
+
+def worker_input(timing: Timing) -> dict[str, object]:
+    """What a pytest-xdist worker gets from the controller: its tolerance and how it came to be."""
+    return {WORKER_TOLERANCE: [timing.tolerance, timing.derivation]}
 
 
 def _baseline(config: pytest.Config) -> baselines.Baseline | None:

@@ -10,7 +10,9 @@ Rules of this module:
   and errors;
 - what was left out as not applicable is said once per impl and reason, in the
   summary and in the JSON report (`RunRecord.not_applicable`);
-- a run where nothing was checked fails as pytest's "no tests ran" (exit 5).
+- a run where nothing was checked fails as pytest's "no tests ran" (exit 5);
+- the timing lines say the tolerance, where it came from, and which items were
+  run again because their verdict failed only on time (with their notes).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sockspec.judging import confirm
 from sockspec.language import corpus
 from sockspec.language.model import Model
 from sockspec.plugin.options import HTML, JSON, OUTPUTS, WRITE_BASELINE
@@ -130,7 +133,9 @@ class Recorder:
                 tuple(shown for _path, shown in files),
             ),
             impls=tuple(record.ImplRecord(impl.name, impl.description) for impl in settings.impls),
-            timing=record.TimingRecord(timing.tolerance, timing.step_limit, timing.item_limit),
+            timing=record.TimingRecord(
+                timing.tolerance, timing.step_limit, timing.item_limit, timing.derivation, confirm.RUNS
+            ),
             strict=settings.strict,
             baseline=settings.baseline.file if settings.baseline is not None else None,
             servers=self._servers(items),
@@ -139,6 +144,7 @@ class Recorder:
             stopped=self.stopped,
             gate=record.gate(items, self.stopped),
             not_applicable=not_applicable(self.state.left_out),
+            reruns=record.reruns(items),
         )
 
     def _texts(self, run: record.RunRecord) -> dict[str, tuple[str, str]]:
@@ -208,10 +214,17 @@ class Recorder:
             for item in warned:
                 terminalreporter.write_line(item.text or f"{item.id} failed on {item.impl}")
             terminalreporter.write_line("(--sockspec-strict makes them fail the run)")
+        reran = reports.render_reruns(self.state.records)
+        if reran:
+            terminalreporter.section("sockspec reruns: verdicts that failed only on time, run again")
+            for line in reran:
+                terminalreporter.write_line(line)
         terminalreporter.section("sockspec conformance")
         for line in reports.render_summary(self.state.records, left_out):
             terminalreporter.write_line(line)
-        terminalreporter.write_line(f"timing: {self.state.settings.timing.describe()}")
+        timing = reports.render_timing(self.state.settings.timing, record.reruns(tuple(self.state.records)))
+        for line in timing:
+            terminalreporter.write_line(line)
         for line in self._server_lines():
             terminalreporter.write_line(f"server {line}")
         if self.stopped:

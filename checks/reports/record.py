@@ -90,7 +90,11 @@ class ItemRecord:
 
     reason: why it was not applicable, the baseline's reason for a known failure,
         or what went wrong for an error;
-    text: the failure as the terminal shows it (None when nothing failed).
+    text: the failure as the terminal shows it (None when nothing failed);
+    reruns: how many more times the behaviour ran because its verdict failed only on
+        an upper time bound (0: it ran once; see sockspec.judging.confirm);
+    note: what a person should know of a verdict that stands, e.g. "passed on rerun
+        (1st run: ...)" for a pass after late runs (None: nothing to say).
     """
 
     nodeid: str
@@ -108,6 +112,8 @@ class ItemRecord:
     trace: tuple[EventRecord, ...] = ()
     observed_model: ObservedModel | None = None
     text: str | None = None
+    reruns: int = 0
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,11 +139,31 @@ class ImplRecord:
 
 @dataclass(frozen=True)
 class TimingRecord:
-    """The timing settings the run used (seconds)."""
+    """The timing settings the run used (seconds).
+
+    derivation: where the tolerance came from, in words: measured at the start of the
+        run (what, and the rule that made the tolerance of it), or set by an option;
+    confirm_runs: the most runs a verdict that fails only on an upper time bound gets.
+    """
 
     tolerance: float
     step_limit: float
     item_limit: float
+    derivation: str = ""
+    confirm_runs: int = 1
+
+
+@dataclass(frozen=True)
+class RerunRecord:
+    """The items whose verdict failed only on an upper time bound and were run again.
+
+    rerun: how many items were run again; passed: how many of them passed on a rerun
+    (passes with a note, counted as passed); confirmed: how many failed in every run.
+    """
+
+    rerun: int = 0
+    passed: int = 0
+    confirmed: int = 0
 
 
 @dataclass(frozen=True)
@@ -179,7 +205,8 @@ class RunRecord:
     not_applicable: what was left out before anything ran, once per impl and reason
     (`NotApplicableRecord`); `counts` and the gate are of `items` only;
     stopped: why the run ended before every item ran (Ctrl-C, -x, --maxfail), else None;
-    a stopped run fails the gate, since what did not run was not checked.
+    a stopped run fails the gate, since what did not run was not checked;
+    reruns: the items run again to confirm a verdict that failed only on time (`RerunRecord`).
     """
 
     format: int
@@ -196,6 +223,7 @@ class RunRecord:
     stopped: str | None
     gate: str
     not_applicable: tuple[NotApplicableRecord, ...] = ()
+    reruns: RerunRecord = RerunRecord()
 
 
 #: The version of the record's format; it changes when a field changes meaning or goes away.
@@ -209,6 +237,16 @@ def counts(items: tuple[ItemRecord, ...]) -> dict[str, int]:
     for item in items:
         found[item.outcome.value] += 1
     return found
+
+
+def reruns(items: tuple[ItemRecord, ...]) -> RerunRecord:
+    """How many items were run again, passed on a rerun, or failed in every run."""
+    again = [item for item in items if item.reruns]
+    return RerunRecord(
+        rerun=len(again),
+        passed=sum(1 for item in again if item.outcome is Outcome.PASSED),
+        confirmed=sum(1 for item in again if item.outcome in BROKE_RULE),
+    )
 
 
 def checked_nothing(items: tuple[ItemRecord, ...]) -> bool:

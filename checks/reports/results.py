@@ -44,13 +44,16 @@ Detail = dict[str, Any]
 @dataclass(frozen=True)
 class Seen:
     """What one item's run saw, for its record: its failure, its trace, the model observed, the
-    failure text, and the baseline's reason when the baseline lists it."""
+    failure text, the baseline's reason when the baseline lists it, how many more times it ran
+    to confirm a verdict that failed only on time, and the note that says so."""
 
     failure: FailureRecord | None = None
     trace: tuple[EventRecord, ...] = ()
     observed_model: ObservedModel | None = None
     text: str | None = None
     known: str | None = None
+    reruns: int = 0
+    note: str | None = None
 
 
 def events(found: Iterable[Event]) -> tuple[EventRecord, ...]:
@@ -93,6 +96,8 @@ def detail(
     text: str | None = None,
     inference: Inference | None = None,
     known: str | None = None,
+    reruns: int = 0,
+    note: str | None = None,
 ) -> Detail:
     """What a run saw (a `Seen`), as plain data."""
     seen = Seen(
@@ -101,6 +106,8 @@ def detail(
         observed_model=observed_model(inference) if inference is not None else None,
         text=text,
         known=known,
+        reruns=reruns,
+        note=note,
     )
     plain: Detail = to_plain(seen)
     return plain
@@ -133,6 +140,8 @@ def item_record(
         trace=saw.trace,
         observed_model=saw.observed_model,
         text=saw.text,
+        reruns=saw.reruns,
+        note=saw.note,
     )
 
 

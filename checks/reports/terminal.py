@@ -8,6 +8,9 @@ Rules of this module:
   keeps about 500 characters);
 - the timeline is one event a line, in words from sockspec.judging.events
   (`describe`); nothing reads those words back;
+- a verdict that was run again because it failed only on time says so: a
+  failure on its first line ("confirmed in 3 of 3 runs"), a pass in the
+  summary's list of reruns ("passed on rerun (1st run: ...)");
 - no pytest, no I/O.
 """
 
@@ -18,22 +21,33 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from sockspec.judging import confirm
 from sockspec.judging.events import Event, describe
 from sockspec.language.model import Model
-from sockspec.reports.record import GATE_FAILS, ItemRecord, NotApplicableRecord, Outcome, ServerRecord
+from sockspec.language.timing import Timing
+from sockspec.reports.record import (
+    GATE_FAILS,
+    ItemRecord,
+    NotApplicableRecord,
+    Outcome,
+    RerunRecord,
+    ServerRecord,
+)
 
 if TYPE_CHECKING:
     from sockspec.judging.verdict import Verdict
 
 
-def render_failure(verdict: Verdict, impl: str | None = None) -> str:
-    """The failure text; `impl` is the name the user gave (default: the driver's own name)."""
+def render_failure(verdict: Verdict, impl: str | None = None, confirmed: str | None = None) -> str:
+    """The failure text; `impl` is the name the user gave (default: the driver's own name);
+    `confirmed` says in how many runs it failed, when it was run again ("confirmed in 3 of 3 runs")."""
     behaviour = verdict.behaviour
     failure = verdict.failure
     assert failure is not None
+    runs = f", {confirmed}" if confirmed else ""
     lines = [
         f"{behaviour.id} failed on {impl or verdict.driver} over {verdict.family.value} "
-        f"({behaviour.model.value}, {behaviour.level.value.upper()})",
+        f"({behaviour.model.value}, {behaviour.level.value.upper()}){runs}",
         f"  rule:    {behaviour.rule}",
         *(f"  problem: {mismatch}" for mismatch in failure.mismatches),
         f"  where:   {failure.origin}: {failure.title}",
@@ -152,3 +166,26 @@ def render_not_applicable(not_applicable: Iterable[NotApplicableRecord]) -> list
         names = ", ".join(sorted(left.models, key=_model_order))
         lines.append(f"  {left.impl}: {names} ({_plural(sum(left.models.values()), 'item')}): {left.reason}")
     return ["not applicable, so deselected (not run):", *lines] if lines else []
+
+
+def render_timing(timing: Timing, reruns: RerunRecord) -> list[str]:
+    """The summary's timing lines: the limits, where the tolerance came from, and what was run again."""
+    lines = [f"timing: {timing.describe()}", f"  tolerance {timing.derivation}", f"  {confirm.describe()}"]
+    if reruns.rerun:
+        lines.append(
+            f"  run again: {_plural(reruns.rerun, 'item')} whose verdict failed only on time: "
+            f"{reruns.passed} passed on rerun, {reruns.confirmed} confirmed"
+        )
+    return lines
+
+
+def render_reruns(items: Iterable[ItemRecord]) -> list[str]:
+    """One line per item that was run again because its verdict failed only on time."""
+    lines = []
+    for item in items:
+        if not item.reruns:
+            continue
+        runs = item.reruns + 1
+        said = item.note or f"{item.outcome.value}, confirmed in {runs} of {runs} runs"
+        lines.append(f"{item.id} [{item.impl}-{item.family}]: {said}")
+    return lines

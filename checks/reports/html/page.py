@@ -8,7 +8,9 @@ Rules of this module:
   the mark or the word is always there beside the colour, so the page reads
   without colour and without JS;
 - a failure's events are drawn by `timeline` and follow as a table, in the
-  words of sockspec.judging.events (`describe`); every text is escaped.
+  words of sockspec.judging.events (`describe`); every text is escaped;
+- the tolerance says where it came from, and the items run again because
+  their verdict failed only on time are listed with their notes.
 """
 
 from __future__ import annotations
@@ -98,6 +100,7 @@ def render(record: RunRecord) -> str:
         *_servers(record.servers),
         *_matrix(record, anchors),
         *_not_applicable(record.not_applicable),
+        *_reruns(record, anchors),
         *_details(record.items, anchors),
     ]
     title = f"sockspec report: {record.gate}"
@@ -179,6 +182,13 @@ def _header(record: RunRecord) -> list[str]:
             "timing",
             f"tolerance {_duration(timing.tolerance)}, step limit {_duration(timing.step_limit)}, "
             f"item limit {_duration(timing.item_limit)}",
+        ),
+        ("tolerance", timing.derivation or "not recorded"),
+        (
+            "reruns",
+            f"a verdict that fails only on an upper time bound is run up to {timing.confirm_runs} times; "
+            f"{record.reruns.rerun} run again: {record.reruns.passed} passed on rerun, "
+            f"{record.reruns.confirmed} confirmed",
         ),
         ("strict", "on: SHOULD failures fail the run" if record.strict else "off: SHOULD failures warn"),
         ("baseline", record.baseline if record.baseline is not None else "none"),
@@ -345,6 +355,8 @@ def _cell(impl: str, entries: list[tuple[int, ItemRecord]], anchors: dict[int, s
         tip = f"{item.family}: {item.outcome.value}"
         if item.reason:
             tip += f" ({item.reason})"
+        if item.note:
+            tip += f"; {item.note}"
         tips.append(tip)
         content = f"{_e(item.family)}&nbsp;{_e(style.mark)}"
         attrs = f'class="mark {style.css}" data-family="{_e(item.family)}" title="{_e(tip)}"'
@@ -356,6 +368,35 @@ def _cell(impl: str, entries: list[tuple[int, ItemRecord]], anchors: dict[int, s
         f'<td class="cell {_style(worst).css}" data-impl="{_e(impl)}" data-outcome="{_e(worst.value)}" '
         f'title="{_e("; ".join(tips))}">{"".join(marks)}</td>'
     )
+
+
+# -- the reruns ----------------------------------------------------------------------------------
+
+
+def _reruns(record: RunRecord, anchors: dict[int, str]) -> list[str]:
+    """The items run again because their verdict failed only on time, each with its note."""
+    again = [(index, item) for index, item in enumerate(record.items) if item.reruns]
+    if not again:
+        return []
+    lines = [
+        '<section class="reruns" id="reruns"><h2>Run again: verdicts that failed only on time</h2>',
+        f'<p class="note">A verdict that fails only on an upper time bound is run again, up to '
+        f"{record.timing.confirm_runs} runs in all: a real stall fails every time, noise does not.</p>",
+        "<ul>",
+    ]
+    for index, item in again:
+        runs = item.reruns + 1
+        said = item.note or f"{item.outcome.value}, confirmed in {runs} of {runs} runs"
+        name = f'<span class="mono">{_e(item.id)}</span>'
+        if index in anchors:
+            name = f'<a href="#{_e(anchors[index])}">{name}</a>'
+        lines.append(
+            f'<li data-behaviour="{_e(item.id)}" data-impl="{_e(item.impl)}" data-family="{_e(item.family)}" '
+            f'data-outcome="{_e(item.outcome.value)}">{name} on <b class="mono">{_e(item.impl)}</b> over '
+            f"<b>{_e(item.family)}</b>: {_e(said)}</li>"
+        )
+    lines.append("</ul></section>")
+    return lines
 
 
 # -- the failures --------------------------------------------------------------------------------
@@ -400,6 +441,10 @@ def _detail(item: ItemRecord, anchor: str) -> list[str]:
             lines.append(f'<dt>observed</dt><dd><ul class="observed">{observed}</ul></dd>')
     if item.reason:
         lines.append(f"<dt>reason</dt><dd>{_e(item.reason)}</dd>")
+    if item.reruns:
+        runs = item.reruns + 1
+        said = item.note or f"failed only on time at first; confirmed in {runs} of {runs} runs"
+        lines.append(f"<dt>runs</dt><dd>{_e(said)}</dd>")
     lines.append(f"<dt>duration</dt><dd>{_e(_ms(item.duration))}</dd>")
     lines.append("</dl>")
     if item.trace:
