@@ -10,6 +10,8 @@ Rules of this module:
   and errors;
 - what was left out as not applicable is said once per impl and reason, in the
   summary and in the JSON report (`RunRecord.not_applicable`);
+- failures that share a cause are said once per impl, in the summary and in the
+  JSON report (`RunRecord.causes`, grouped by sockspec.reports.causes);
 - a run where nothing was checked fails as pytest's "no tests ran" (exit 5).
 """
 
@@ -27,7 +29,7 @@ from sockspec.language.model import Model
 from sockspec.plugin.options import HTML, JSON, OUTPUTS, WRITE_BASELINE
 from sockspec.plugin.state import LeftOut, State
 from sockspec.reports import baseline as baselines
-from sockspec.reports import gate, jsonreport, record, results
+from sockspec.reports import causes, gate, jsonreport, record, results
 from sockspec.reports import html as htmlreport
 from sockspec.reports import terminal as reports
 from sockspec.reports.record import ItemRecord, NotApplicableRecord, Outcome
@@ -120,6 +122,7 @@ class Recorder:
         settings = self.state.settings
         timing = settings.timing
         files = settings.files
+        servers = self._servers(items)
         return record.RunRecord(
             format=record.FORMAT,
             started=datetime.datetime.fromtimestamp(self.state.started, datetime.UTC).isoformat(),
@@ -133,12 +136,13 @@ class Recorder:
             timing=record.TimingRecord(timing.tolerance, timing.step_limit, timing.item_limit),
             strict=settings.strict,
             baseline=settings.baseline.file if settings.baseline is not None else None,
-            servers=self._servers(items),
+            servers=servers,
             items=items,
             counts=record.counts(items),
             stopped=self.stopped,
             gate=record.gate(items, self.stopped),
             not_applicable=not_applicable(self.state.left_out),
+            causes=causes.group(items, servers),
         )
 
     def _texts(self, run: record.RunRecord) -> dict[str, tuple[str, str]]:
@@ -209,7 +213,8 @@ class Recorder:
                 terminalreporter.write_line(item.text or f"{item.id} failed on {item.impl}")
             terminalreporter.write_line("(--sockspec-strict makes them fail the run)")
         terminalreporter.section("sockspec conformance")
-        for line in reports.render_summary(self.state.records, left_out):
+        found = causes.group(self.state.records, self._servers(self.state.records))
+        for line in reports.render_summary(self.state.records, left_out, found):
             terminalreporter.write_line(line)
         terminalreporter.write_line(f"timing: {self.state.settings.timing.describe()}")
         for line in self._server_lines():
