@@ -28,7 +28,8 @@ import pytest
 RUN_LIMIT = 300.0
 MARK = "SOCKSPEC_TEST_MARK"
 ITEM_LINE = re.compile(
-    r"^spec/server\.yaml::(?P<id>[a-z0-9.-]+)\[(?P<impl>.+)-tcp4\] (?P<outcome>PASSED|FAILED|SKIPPED)"
+    r"^spec/server\.yaml::(?P<id>[a-z0-9.-]+)\[(?P<impl>.+)-tcp4\] "
+    r"(?P<outcome>PASSED|FAILED|SKIPPED|NOT REACHED)"
 )
 FAILURE_HEAD = re.compile(r"^_+ (?P<id>server\.[a-z0-9.-]+) on .+ over tcp4 _+$")
 
@@ -86,7 +87,7 @@ class Run:
         return self.output.splitlines()
 
     def outcomes(self) -> dict[str, str]:
-        """Behaviour id -> PASSED / FAILED / SKIPPED, from the -v lines."""
+        """Behaviour id -> PASSED / FAILED / SKIPPED / NOT REACHED, from the -v lines."""
         found = {}
         for line in self.lines:
             match = ITEM_LINE.match(line)
