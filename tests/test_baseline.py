@@ -102,15 +102,21 @@ def test_a_rendered_baseline_parses_back_to_the_same_entries() -> None:
 
 
 def test_the_gate_table_covers_every_case_and_follows_the_levels() -> None:
-    cases = set(itertools.product((True, False), Level, (True, False), (True, False)))
-    assert set(gate.OUTCOMES) == cases
-    for held, level, strict, known in cases:
-        outcome = gate.decide(held, level, strict, known)
+    assert set(gate.OUTCOMES) == set(itertools.product(gate.Judged, Level, (True, False), (True, False)))
+    for held, reached, level, strict, known in itertools.product(
+        (True, False), (True, False), Level, (True, False), (True, False)
+    ):
+        if held and not reached:
+            continue
+        outcome = gate.decide(held, level, strict, known, reached=reached)
         fails_gate = outcome in GATE_FAILS
         if known:
             assert fails_gate == held  # a known failure that passes fails the gate
+            assert outcome is (Outcome.UNEXPECTED_PASS if held else Outcome.EXPECTED_FAIL)
         elif held:
             assert outcome is Outcome.PASSED
+        elif not reached:
+            assert outcome is Outcome.NOT_REACHED and fails_gate  # at every level, in every mode
         else:
             assert fails_gate == (level is Level.MUST or strict)
 
@@ -141,11 +147,13 @@ def test_a_fresh_baseline_lists_what_broke_its_rule_per_behaviour_or_per_family(
         _item("b.some", "tcp4", Outcome.PASSED),
         _item("b.some", "tcp6", Outcome.WARNED),
         _item("c.none", "tcp4", Outcome.PASSED),
+        _item("d.unreached", "tcp4", Outcome.NOT_REACHED),
     ]
     entries = gate.fresh_entries(items)
     assert [(e.id, e.impl, e.family, e.reason) for e in entries] == [
         ("a.all", "mine", None, "kept reason"),
         ("b.some", "mine", Family.TCP6, "spec/x.yaml:40: expected b'hi', observed b''"),
+        ("d.unreached", "mine", None, "not reached: spec/x.yaml:40: expected b'hi', observed b''"),
     ]
 
 

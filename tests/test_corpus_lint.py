@@ -14,7 +14,9 @@ Rules of this file:
   quotes from those sections only text they contain; the seed's headings and the
   quoted text live in tests/seed-sections.txt, checked against the seed itself
   when shared/seed/ is beside the repository (skipped otherwise);
-- a source that cites linux-socket-facts names its items (A.34, B1, C, ...).
+- a source that cites linux-socket-facts names its items (A.34, B1, C, ...);
+- every `setup` of a step names a behaviour of the corpus, of the same model
+  (the one that tests that set-up directly, against the same impls).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
-from sockspec.language.loader import SpecError, check_unique_ids, load_file
+from sockspec.language.loader import SpecError, check_unique_ids, load_file, load_text
 from sockspec.language.model import Behaviour, SpecFile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,6 +129,73 @@ def test_corpus_source_is_named(behaviour: Behaviour) -> None:
 @by_behaviour()
 def test_corpus_lists_a_family(behaviour: Behaviour) -> None:
     assert behaviour.families, f"{where(behaviour)}: no family to run over"
+
+
+def setup_problems(behaviour: Behaviour, corpus: Mapping[str, Behaviour]) -> list[str]:
+    """What is wrong with the `setup` marks of a behaviour's steps: each names a behaviour of the
+    corpus, of the same model (the one that tests that set-up against the same impls)."""
+    found = []
+    for index, step in enumerate(behaviour.steps):
+        if step.setup is None:
+            continue
+        named = corpus.get(step.setup)
+        if named is None:
+            found.append(
+                f"step {index + 1} ({step.origin}): setup names {step.setup!r}, no behaviour of the corpus"
+            )
+        elif named.model is not behaviour.model:
+            found.append(
+                f"step {index + 1} ({step.origin}): setup names {step.setup!r}, a {named.model.value} "
+                f"behaviour: name one of {behaviour.model.value}, which runs against the same impls"
+            )
+    return found
+
+
+CORPUS: dict[str, Behaviour] = {behaviour.id: behaviour for behaviour in BEHAVIOURS}
+
+
+@by_behaviour()
+def test_corpus_setup_names_a_behaviour(behaviour: Behaviour) -> None:
+    problems = setup_problems(behaviour, CORPUS)
+    assert not problems, f"{where(behaviour)}: " + "; ".join(problems)
+
+
+def test_corpus_marks_setup_in_server_behaviours() -> None:
+    marked = [behaviour.id for behaviour in BEHAVIOURS if any(step.setup for step in behaviour.steps)]
+    assert "server.observe.idle-cpu" in marked, marked
+
+
+def test_setup_check_of_sample_behaviours() -> None:
+    text = """
+model: server
+source: RFC 862 "any data received is sent back"
+behaviours:
+  - id: server.echo.small
+    level: must
+    rule: It echoes.
+    source: RFC 862 "any data received is sent back"
+    steps:
+      - {client: a, action: connect}
+  - id: server.sample.marked
+    level: must
+    rule: It echoes again.
+    source: RFC 862 "any data received is sent back"
+    steps:
+      - {client: a, action: connect, setup: server.echo.small}
+      - {client: b, action: connect, setup: server.echo.nowhere}
+      - {client: c, action: connect, setup: blocking.recv.waits-for-data}
+      - {client: d, action: connect}
+"""
+    spec = load_text(text, "sample.yaml")
+    blocking = next(behaviour for behaviour in BEHAVIOURS if behaviour.model.value == "blocking")
+    corpus = {behaviour.id: behaviour for behaviour in spec.behaviours}
+    corpus["blocking.recv.waits-for-data"] = blocking
+    problems = setup_problems(spec.behaviours[1], corpus)
+    assert problems == [
+        "step 2 (sample.yaml:17): setup names 'server.echo.nowhere', no behaviour of the corpus",
+        "step 3 (sample.yaml:18): setup names 'blocking.recv.waits-for-data', a blocking behaviour: "
+        "name one of server, which runs against the same impls",
+    ]
 
 
 @pytest.mark.parametrize(

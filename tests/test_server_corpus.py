@@ -128,18 +128,22 @@ def runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 
 def summary_line(run: Run, name: str) -> str:
     pattern = re.compile(
-        rf"^(pass|FAIL|n/a )  {re.escape(name)} +server +\d+ passed +\d+ failed +\d+ not applicable$"
+        rf"^(pass|FAIL|n/a )  {re.escape(name)} +server +\d+ passed +\d+ failed +\d+ not applicable"
+        r"(, \d+ not reached)?$"
     )
     found = [line for line in run.lines if pattern.match(line)]
     assert len(found) == 1, f"no conformance line for {name}:\n{run.output[-3000:]}"
     return found[0]
 
 
-def assert_summary(run: Run, name: str, passed: int, failed: int, not_applicable: int) -> None:
+def assert_summary(
+    run: Run, name: str, passed: int, failed: int, not_applicable: int, not_reached: int = 0
+) -> None:
     line = summary_line(run, name)
-    verdict = "FAIL" if failed else "pass"
+    verdict = "FAIL" if failed or not_reached else "pass"
     numbers = re.findall(r"\d+", line.split("server", 1)[1])
-    assert line.startswith(verdict) and [int(n) for n in numbers] == [passed, failed, not_applicable], line
+    wanted = [passed, failed, not_applicable, *([not_reached] if not_reached else [])]
+    assert line.startswith(verdict) and [int(n) for n in numbers] == wanted, line
 
 
 @pytest.mark.parametrize("case", [f"ref-{name}" for name in REFERENCES])
@@ -163,7 +167,12 @@ def test_faulty_server_fails_what_it_breaks(runs: Runs, case: str) -> None:
     run = runs.result(CASES[case])
     assert run.ret == pytest.ExitCode.TESTS_FAILED, run.output[-6000:]
     outcomes = run.outcomes(faulty.name)
-    failed = {behaviour for behaviour, outcome in outcomes.items() if outcome is Outcome.FAILED}
+    failed = {
+        behaviour
+        for behaviour, outcome in outcomes.items()
+        if outcome in {Outcome.FAILED, Outcome.NOT_REACHED}
+    }
+    unreached = {behaviour for behaviour, outcome in outcomes.items() if outcome is Outcome.NOT_REACHED}
     missed = sorted(set(faulty.breaks) - failed)
     assert not missed, f"{faulty.name} ({faulty.doc}) passed {missed}: its defect went unnoticed"
     unrelated = sorted(failed - set(faulty.breaks) - set(faulty.may_break))
@@ -178,9 +187,14 @@ def test_faulty_server_fails_what_it_breaks(runs: Runs, case: str) -> None:
             )
     left_out = set() if faulty.declares else {DECLARED}
     assert outcomes.keys() == set(BEHAVIOURS) - left_out, "a behaviour not applicable is deselected"
-    assert set(outcomes.values()) <= {Outcome.PASSED, Outcome.FAILED}, outcomes
+    assert set(outcomes.values()) <= {Outcome.PASSED, Outcome.FAILED, Outcome.NOT_REACHED}, outcomes
     assert_summary(
-        run, faulty.name, len(BEHAVIOURS) - len(failed) - len(left_out), len(failed), len(left_out)
+        run,
+        faulty.name,
+        len(BEHAVIOURS) - len(failed) - len(left_out),
+        len(failed) - len(unreached),
+        len(left_out),
+        len(unreached),
     )
     if faulty.model is not None:
         assert any(
@@ -207,3 +221,39 @@ def test_faulty_server_says_its_defect(faulty: FaultyServer) -> None:
         f"{faulty.name} needs a one-line docstring saying its defect"
     )
     assert faulty.breaks, f"{faulty.name} breaks nothing"
+
+
+def test_one_client_at_a_time_fails_only_what_needs_concurrency_with_one_cause(runs: Runs) -> None:
+    """Its idle-CPU and leak verdicts are real (it passes them); its failures are said once."""
+    run = runs.result(CASES["faulty-one_at_a_time"])
+    outcomes = run.outcomes("one_at_a_time")
+    assert outcomes["server.observe.idle-cpu"] == outcomes["server.observe.no-leak"] == Outcome.PASSED, (
+        outcomes
+    )
+    assert (
+        "one_at_a_time: 3 failed, 1 cause: serves one client at a time (observed); "
+        "3 of them need clients served at the same time (server.concurrency.second-client[tcp4], "
+        "server.concurrency.slow-reader[tcp4], server.concurrency.many-clients[tcp4])"
+    ) in run.lines, run.output[-3000:]
+
+
+def test_a_set_up_that_fails_is_not_reached_and_names_its_cause(runs: Runs) -> None:
+    run = runs.result(CASES["faulty-tiny_backlog"])
+    outcomes = run.outcomes("tiny_backlog")
+    assert outcomes["server.observe.idle-cpu"] == outcomes["server.observe.no-leak"] == Outcome.NOT_REACHED
+    assert outcomes["server.concurrency.many-clients"] == Outcome.FAILED
+    assert "server.observe.idle-cpu not reached on tiny_backlog over tcp4 (server, MUST)" in run.lines
+    assert (
+        "tiny_backlog: 1 failed, 2 not reached, 1 cause: server.concurrency.many-clients breaks its rule; "
+        "2 of them not reached (server.concurrency.many-clients[tcp4], server.observe.idle-cpu[tcp4], "
+        "server.observe.no-leak[tcp4])"
+    ) in run.lines, run.output[-3000:]
+    assert "missing" not in run.failure("server.observe.idle-cpu")
+
+
+def test_slow_output_is_reported_as_slow_not_missing(runs: Runs) -> None:
+    run = runs.result(CASES["faulty-slow_writer"])
+    for behaviour in ("server.echo.large", "server.concurrency.slow-reader"):
+        text = run.failure(behaviour)
+        assert "still arriving when the limit ran out" in text and "bytes/s" in text, text
+        assert "missing" not in text, text

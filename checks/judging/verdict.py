@@ -4,7 +4,10 @@ Rules of this module:
 - values only (frozen dataclasses), no I/O: the driver and server runners make
   verdicts, the reports read them; a verdict carries its trace's events, in
   time order, so no report needs the collector;
-- a verdict names its failing step by index (0-based) and its place in the spec.
+- a verdict names its failing step by index (0-based) and its place in the spec;
+- a verdict whose failing step is a set-up step (the step's `setup` names the
+  behaviour that tests it) did not reach its rule: `not_reached` says so, and
+  which behaviour to see; the rule was neither held nor broken.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ class Failure:
 
     late: every mismatch is an upper time bound missed (see judge.only_late), so
     noise could have caused it; the plugin runs the behaviour again to confirm it.
+    cause: what the runner saw for itself behind the failure, when it knows one
+    that other verdicts may share (e.g. "the server exited (exit code 1)").
     """
 
     step: int | None
@@ -28,6 +33,7 @@ class Failure:
     title: str
     mismatches: tuple[str, ...]
     late: bool = False
+    cause: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,3 +50,12 @@ class Verdict:
     @property
     def passed(self) -> bool:
         return self.failure is None
+
+    @property
+    def not_reached(self) -> str | None:
+        """When a set-up step failed, the id of the behaviour that tests that set-up directly (the
+        rule itself was not reached); None when the verdict passed or the rule failed."""
+        failure = self.failure
+        if failure is None or failure.step is None or failure.step >= len(self.behaviour.steps):
+            return None
+        return self.behaviour.steps[failure.step].setup

@@ -227,6 +227,7 @@ class _BehaviourBuilder:
             self._step(step, (*self.path, "steps", index)) for index, step in enumerate(raw["steps"])
         )
         self._check_names(raw["steps"], steps)
+        self._check_setup(raw["id"], steps)
         mode = Mode(raw["mode"]) if "mode" in raw else DEFAULT_MODE[model]
         sock = raw.get("socket", {})
         connections = raw.get("connections", 1)
@@ -273,6 +274,7 @@ class _BehaviourBuilder:
             "after": parse_duration(raw.get("after", "0s")),
             "limit": _duration(raw.get("limit")),
             "conn": raw.get("conn", 1),
+            "setup": raw.get("setup"),
         }
         expect = _expectation(raw["expect"]) if "expect" in raw else None
         if "call" in raw:
@@ -341,6 +343,28 @@ class _BehaviourBuilder:
         for extra in sorted(set(raw) - arguments.fields - common):
             self.problems.append(
                 self.doc.problem((*path, extra), f"{kind} {raw[kind]} does not take the field {extra!r}")
+            )
+
+    def _check_setup(self, own: str, steps: Sequence[Step]) -> None:
+        """A set-up step names another behaviour, and some step is left for the rule to judge.
+        (Whether the named behaviour exists is the corpus lint's to check: it may be in
+        another file.)"""
+        for index, step in enumerate(steps):
+            if step.setup == own:
+                self.problems.append(
+                    self.doc.problem(
+                        (*self.path, "steps", index, "setup"),
+                        "setup names the behaviour that tests this step directly: another behaviour, "
+                        "not this one (a step this behaviour judges has no setup)",
+                    )
+                )
+        if steps and all(step.setup is not None for step in steps):
+            self.problems.append(
+                self.doc.problem(
+                    (*self.path, "steps"),
+                    "every step is marked setup, so nothing is left for the rule to judge: "
+                    "leave setup off the steps the rule is about",
+                )
             )
 
     def _check_names(self, raws: Sequence[Mapping[str, Any]], steps: Sequence[Step]) -> None:

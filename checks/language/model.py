@@ -5,7 +5,9 @@ Rules of this module:
 - every value knows where it came from (`Origin`: file and line), so any later
   message can name the place in the spec;
 - durations are float seconds, byte strings are `bytes`; parsing text into these
-  values is the loader's job, not this module's.
+  values is the loader's job, not this module's;
+- a step marked `setup` (the id of the behaviour that tests it directly) only
+  prepares what the rule judges: its failure means the rule was not reached.
 """
 
 from __future__ import annotations
@@ -171,6 +173,7 @@ class Call:
     name: str | None = None
     after: float = 0.0
     limit: float | None = None
+    setup: str | None = None
 
 
 @dataclass(frozen=True)
@@ -191,6 +194,7 @@ class Peer:
     name: str | None = None
     after: float = 0.0
     limit: float | None = None
+    setup: str | None = None
 
 
 @dataclass(frozen=True)
@@ -203,6 +207,7 @@ class Await:
     name: str | None = None
     after: float = 0.0
     limit: float | None = None
+    setup: str | None = None
 
 
 @dataclass(frozen=True)
@@ -230,6 +235,7 @@ class Check:
     name: str | None = None
     after: float = 0.0
     limit: float | None = None
+    setup: str | None = None
 
 
 #: In a client step's bytes, replaced by each client's own name (e.g. "many#7").
@@ -267,6 +273,7 @@ class Client:
     name: str | None = None
     after: float = 0.0
     limit: float | None = None
+    setup: str | None = None
 
 
 @dataclass(frozen=True)
@@ -301,9 +308,13 @@ class Observe:
     expect: ObserveExpectation | None = None
     after: float = 0.0
     limit: float | None = None
+    setup: str | None = None
 
 
 Step = Call | Peer | Await | Check | Client | Observe
+"""A step of a behaviour. Every kind has `name`, `after`, `limit` and `setup`: the id of the
+behaviour that tests directly what this step only sets up (None: the step is part of what the
+rule judges). When a set-up step fails, the behaviour's rule was not reached, not broken."""
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,7 @@ CALLS: dict[str, Operation] = {
     "pause": Operation(Arguments.of(), Performer.DRIVER),
     "resume": Operation(Arguments.of(), Performer.DRIVER),
 }
-CALL_COMMON = frozenset({"call", "as", "repeat", "expect", "name", "after", "limit", "conn"})
+CALL_COMMON = frozenset({"call", "as", "repeat", "expect", "name", "after", "limit", "conn", "setup"})
 
 PEERS: dict[str, Arguments] = {
     "send": Arguments.of({"data"}),
@@ -87,7 +87,7 @@ PEERS: dict[str, Arguments] = {
     "connect": Arguments.of(),
     "steal": Arguments.of({"size"}, {"expect"}),
 }
-PEER_COMMON = frozenset({"peer", "name", "after", "limit", "conn"})
+PEER_COMMON = frozenset({"peer", "name", "after", "limit", "conn", "setup"})
 
 
 def performed_by(performer: Performer) -> list[str]:

@@ -9,7 +9,9 @@ Rules of this module:
   as (field path, message): clients used before they connect, observations
   named before they exist, fields that need another field;
 - `requirements` names the capabilities a behaviour needs because of its steps:
-  'proc' for any observation, 'declared_model' for `model: declared`.
+  'proc' for any observation, 'declared_model' for `model: declared`;
+- `clients_at_once` counts the clients a step has connected at the same time,
+  from the steps alone (what a failure there needed of the server).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ CLIENT_ARGUMENTS: dict[str, Arguments] = {
     "reset": Arguments.of(),
     "cycle": Arguments.of({"count"}, {"data", "rcvbuf", "sndbuf", "expect"}),
 }
-CLIENT_COMMON = frozenset({"client", "action", "name", "after", "limit"})
+CLIENT_COMMON = frozenset({"client", "action", "name", "after", "limit", "setup"})
 # Client actions that make their client (the others need it connected first).
 MAKERS = frozenset({"connect", "cycle"})
 SERVER_FAMILIES = frozenset({Family.TCP4, Family.TCP6})
@@ -82,6 +84,7 @@ def client_step(
         name=common.get("name"),
         after=common["after"],
         limit=common.get("limit"),
+        setup=common.get("setup"),
     )
 
 
@@ -109,7 +112,25 @@ def observe_step(raw: Mapping[str, Any], origin: Origin, common: Mapping[str, An
         expect=expect,
         after=common["after"],
         limit=common.get("limit"),
+        setup=common.get("setup"),
     )
+
+
+def clients_at_once(steps: Sequence[Step], index: int) -> int:
+    """How many of the checker's clients are connected at once when step `index` runs: those
+    made by earlier connects and not closed or reset yet, with the step's own (a connect's
+    group, or the one connection of a cycle)."""
+    groups: dict[str, int] = {}
+    for step in steps[: index + 1]:
+        if not isinstance(step, Client):
+            continue
+        if step.action == "connect":
+            groups[step.client] = step.count
+        elif step.action in {"close", "reset"}:
+            groups.pop(step.client, None)
+    current = steps[index] if 0 <= index < len(steps) else None
+    cycling = isinstance(current, Client) and current.action == "cycle"
+    return sum(groups.values()) + (1 if cycling else 0)
 
 
 def requirements(steps: Sequence[Step]) -> set[str]:

@@ -141,8 +141,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+# Outcomes pytest shows in a word of their own: outcome -> (category, letter, word).
+TEST_STATUS: dict[str, tuple[str, str, tuple[str, dict[str, bool]]]] = {
+    Outcome.WARNED.value: ("warned", "W", ("WARNED", {"yellow": True})),
+    Outcome.NOT_REACHED.value: ("failed", "N", ("NOT REACHED", {"red": True})),
+}
+
+
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
-    """A SHOULD behaviour that failed outside strict mode shows as W (WARNED), not as a pass."""
-    if report.when == "call" and (results.OUTCOME, Outcome.WARNED.value) in report.user_properties:
-        return "warned", "W", ("WARNED", {"yellow": True})
+    """A SHOULD behaviour that failed outside strict mode shows as W (WARNED), not as a pass; one
+    whose rule was not reached as N (NOT REACHED), a failure (counted as failed), not a broken rule."""
+    if report.when != "call":
+        return None
+    for name, value in report.user_properties:
+        if name == results.OUTCOME and value in TEST_STATUS:
+            return TEST_STATUS[value]
     return None

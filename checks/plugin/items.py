@@ -16,6 +16,9 @@ Rules of this module:
   family, a fresh driver or server connection) before it is reported, as
   sockspec.judging.confirm decides; the item's record counts the reruns and
   carries the note.
+- an item whose set-up failed (or whose server is not there) did not reach its
+  rule: it fails as NotReached, with the property `sockspec_not_reached` saying
+  what failed and which behaviour to see, and a text that says "not reached".
 """
 
 from __future__ import annotations
@@ -48,6 +51,10 @@ class ConformanceFailure(Exception):
     def __init__(self, verdict: Verdict) -> None:
         super().__init__(f"{verdict.behaviour.id} failed")
         self.verdict = verdict
+
+
+class NotReached(ConformanceFailure):
+    """The behaviour's set-up failed, so its rule was not judged (neither held nor broken)."""
 
 
 class UnexpectedPass(Exception):
@@ -145,8 +152,8 @@ class BehaviourItem(pytest.Item):
                 )
             except NotApplicable as exc:
                 self._skip(str(exc))
-            except ServerUnavailable:
-                self.user_properties.append((results.OUTCOME, Outcome.FAILED.value))
+            except ServerUnavailable as exc:
+                self._unavailable(state, exc)
                 raise
         assert self.impl.driver is not None
         driver = self.impl.driver()
@@ -154,6 +161,24 @@ class BehaviourItem(pytest.Item):
             return run_behaviour(self.behaviour, driver, self.family, state.settings.timing)
         finally:
             driver.release()
+
+    def _unavailable(self, state: State, problem: ServerUnavailable) -> None:
+        """The server is not there: the behaviour's rule is not reached (a known failure, when the
+        baseline lists it). Called while the ServerUnavailable goes up to pytest."""
+        text = state.servers.unavailable_text(self.behaviour, self.impl.name, self.family, problem)
+        failed = results.unavailable(self.behaviour, str(problem))
+        self.detail = results.detail(
+            None, text, known=self.known.reason if self.known is not None else None, failed=failed
+        )
+        outcome = gate.decide(
+            False, self.behaviour.level, state.settings.strict, self.known is not None, reached=False
+        )
+        self.user_properties.append((results.OUTCOME, outcome.value))
+        first = str(problem).splitlines()[0] if str(problem) else results.NOT_AVAILABLE
+        self.user_properties.append((results.NOT_REACHED, first))
+        if outcome is Outcome.EXPECTED_FAIL:
+            assert self.known is not None
+            pytest.xfail(f"known failure ({self.known.where}): {self.known.reason}")
 
     def runtest(self) -> None:
         state = self.config.stash[STATE]
@@ -169,16 +194,25 @@ class BehaviourItem(pytest.Item):
             confirmed.reruns,
             confirmed.note(),
         )
+        see = verdict.not_reached
         outcome = gate.decide(
-            verdict.passed, self.behaviour.level, state.settings.strict, self.known is not None
+            verdict.passed,
+            self.behaviour.level,
+            state.settings.strict,
+            self.known is not None,
+            reached=see is None,
         )
         self.user_properties.append((results.OUTCOME, outcome.value))
+        if see is not None and verdict.failure is not None:
+            self.user_properties.append((results.NOT_REACHED, f"{verdict.failure.title} failed; see {see}"))
         if outcome is Outcome.WARNED and verdict.failure is not None:
             # A pass for pytest and for JUnit: this property is what a CI system can show of it.
             first = verdict.failure.mismatches[0] if verdict.failure.mismatches else verdict.failure.title
             self.user_properties.append((results.WARNING, f"{verdict.failure.origin}: {first}"))
         if outcome is Outcome.FAILED:
             raise ConformanceFailure(verdict)
+        if outcome is Outcome.NOT_REACHED:
+            raise NotReached(verdict)
         if outcome is Outcome.UNEXPECTED_PASS:
             assert self.known is not None
             raise UnexpectedPass(self.known)

@@ -10,9 +10,11 @@ Rules of this module:
   and errors;
 - what was left out as not applicable is said once per impl and reason, in the
   summary and in the JSON report (`RunRecord.not_applicable`);
-- a run where nothing was checked fails as pytest's "no tests ran" (exit 5);
 - the timing lines say the tolerance, where it came from, and which items were
-  run again because their verdict failed only on time (with their notes).
+  run again because their verdict failed only on time (with their notes);
+- failures that share a cause are said once per impl, in the summary and in the
+  JSON report (`RunRecord.causes`, grouped by sockspec.reports.causes);
+- a run where nothing was checked fails as pytest's "no tests ran" (exit 5).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from sockspec.language.model import Model
 from sockspec.plugin.options import HTML, JSON, OUTPUTS, WRITE_BASELINE
 from sockspec.plugin.state import LeftOut, State
 from sockspec.reports import baseline as baselines
-from sockspec.reports import gate, jsonreport, record, results
+from sockspec.reports import causes, gate, jsonreport, record, results
 from sockspec.reports import html as htmlreport
 from sockspec.reports import terminal as reports
 from sockspec.reports.record import ItemRecord, NotApplicableRecord, Outcome
@@ -123,6 +125,7 @@ class Recorder:
         settings = self.state.settings
         timing = settings.timing
         files = settings.files
+        servers = self._servers(items)
         return record.RunRecord(
             format=record.FORMAT,
             started=datetime.datetime.fromtimestamp(self.state.started, datetime.UTC).isoformat(),
@@ -138,13 +141,14 @@ class Recorder:
             ),
             strict=settings.strict,
             baseline=settings.baseline.file if settings.baseline is not None else None,
-            servers=self._servers(items),
+            servers=servers,
             items=items,
             counts=record.counts(items),
             stopped=self.stopped,
             gate=record.gate(items, self.stopped),
             not_applicable=not_applicable(self.state.left_out),
             reruns=record.reruns(items),
+            causes=causes.group(items, servers),
         )
 
     def _texts(self, run: record.RunRecord) -> dict[str, tuple[str, str]]:
@@ -220,7 +224,8 @@ class Recorder:
             for line in reran:
                 terminalreporter.write_line(line)
         terminalreporter.section("sockspec conformance")
-        for line in reports.render_summary(self.state.records, left_out):
+        found = causes.group(self.state.records, self._servers(self.state.records))
+        for line in reports.render_summary(self.state.records, left_out, found):
             terminalreporter.write_line(line)
         timing = reports.render_timing(self.state.settings.timing, record.reruns(tuple(self.state.records)))
         for line in timing:

@@ -8,13 +8,18 @@ Rules of this module:
   warnings, and fail the run only in strict mode; a behaviour listed in the
   baseline is expected to fail, whatever its level, and fails the run when it
   passes (an unexpected pass), until the baseline no longer lists it;
-- a fresh baseline lists every item that broke its rule, one entry per
-  behaviour and impl when it broke it over every family it ran on, and keeps
-  the entries of the baseline in force that this run did not test.
+- a behaviour whose set-up failed did not reach its rule: it is NOT_REACHED at
+  every level and in every mode (what failed is a set-up another behaviour
+  tests, and nothing was judged), which fails the run; listed in the baseline,
+  it is a known failure like any other;
+- a fresh baseline lists every item that broke its rule or did not reach it,
+  one entry per behaviour and impl when that happened over every family it ran
+  on, and keeps the entries of the baseline in force that this run did not test.
 """
 
 from __future__ import annotations
 
+import enum
 import textwrap
 from collections.abc import Iterable
 
@@ -28,30 +33,54 @@ REASON_WIDTH = 90
 #: Outcomes of items that tested their behaviour (the rest were not applicable).
 TESTED: frozenset[Outcome] = frozenset(Outcome) - {Outcome.NOT_APPLICABLE}
 
-# (rule held, level, strict, listed in the baseline) -> outcome
-OUTCOMES: dict[tuple[bool, Level, bool, bool], Outcome] = {
-    (True, Level.MUST, False, False): Outcome.PASSED,
-    (True, Level.MUST, True, False): Outcome.PASSED,
-    (True, Level.SHOULD, False, False): Outcome.PASSED,
-    (True, Level.SHOULD, True, False): Outcome.PASSED,
-    (True, Level.MUST, False, True): Outcome.UNEXPECTED_PASS,
-    (True, Level.MUST, True, True): Outcome.UNEXPECTED_PASS,
-    (True, Level.SHOULD, False, True): Outcome.UNEXPECTED_PASS,
-    (True, Level.SHOULD, True, True): Outcome.UNEXPECTED_PASS,
-    (False, Level.MUST, False, False): Outcome.FAILED,
-    (False, Level.MUST, True, False): Outcome.FAILED,
-    (False, Level.SHOULD, False, False): Outcome.WARNED,
-    (False, Level.SHOULD, True, False): Outcome.FAILED,
-    (False, Level.MUST, False, True): Outcome.EXPECTED_FAIL,
-    (False, Level.MUST, True, True): Outcome.EXPECTED_FAIL,
-    (False, Level.SHOULD, False, True): Outcome.EXPECTED_FAIL,
-    (False, Level.SHOULD, True, True): Outcome.EXPECTED_FAIL,
+#: Outcomes a fresh baseline lists: the rule was broken, or not reached.
+BASELINED: frozenset[Outcome] = BROKE_RULE | {Outcome.NOT_REACHED}
+
+
+class Judged(enum.Enum):
+    """What a run found of a behaviour's rule."""
+
+    HELD = "held"
+    BROKEN = "broken"
+    NOT_REACHED = "not reached"  # a set-up step failed: the rule was not judged
+
+
+_HELD, _BROKEN, _UNREACHED = Judged.HELD, Judged.BROKEN, Judged.NOT_REACHED
+
+# (the rule, level, strict, listed in the baseline) -> outcome
+OUTCOMES: dict[tuple[Judged, Level, bool, bool], Outcome] = {
+    (_HELD, Level.MUST, False, False): Outcome.PASSED,
+    (_HELD, Level.MUST, True, False): Outcome.PASSED,
+    (_HELD, Level.SHOULD, False, False): Outcome.PASSED,
+    (_HELD, Level.SHOULD, True, False): Outcome.PASSED,
+    (_HELD, Level.MUST, False, True): Outcome.UNEXPECTED_PASS,
+    (_HELD, Level.MUST, True, True): Outcome.UNEXPECTED_PASS,
+    (_HELD, Level.SHOULD, False, True): Outcome.UNEXPECTED_PASS,
+    (_HELD, Level.SHOULD, True, True): Outcome.UNEXPECTED_PASS,
+    (_BROKEN, Level.MUST, False, False): Outcome.FAILED,
+    (_BROKEN, Level.MUST, True, False): Outcome.FAILED,
+    (_BROKEN, Level.SHOULD, False, False): Outcome.WARNED,
+    (_BROKEN, Level.SHOULD, True, False): Outcome.FAILED,
+    (_BROKEN, Level.MUST, False, True): Outcome.EXPECTED_FAIL,
+    (_BROKEN, Level.MUST, True, True): Outcome.EXPECTED_FAIL,
+    (_BROKEN, Level.SHOULD, False, True): Outcome.EXPECTED_FAIL,
+    (_BROKEN, Level.SHOULD, True, True): Outcome.EXPECTED_FAIL,
+    (_UNREACHED, Level.MUST, False, False): Outcome.NOT_REACHED,
+    (_UNREACHED, Level.MUST, True, False): Outcome.NOT_REACHED,
+    (_UNREACHED, Level.SHOULD, False, False): Outcome.NOT_REACHED,
+    (_UNREACHED, Level.SHOULD, True, False): Outcome.NOT_REACHED,
+    (_UNREACHED, Level.MUST, False, True): Outcome.EXPECTED_FAIL,
+    (_UNREACHED, Level.MUST, True, True): Outcome.EXPECTED_FAIL,
+    (_UNREACHED, Level.SHOULD, False, True): Outcome.EXPECTED_FAIL,
+    (_UNREACHED, Level.SHOULD, True, True): Outcome.EXPECTED_FAIL,
 }
 
 
-def decide(held: bool, level: Level, strict: bool, known: bool) -> Outcome:
-    """The outcome of an item whose behaviour's rule held (or not)."""
-    return OUTCOMES[(held, level, strict, known)]
+def decide(held: bool, level: Level, strict: bool, known: bool, reached: bool = True) -> Outcome:
+    """The outcome of an item whose behaviour's rule held (or not), or was not reached (its
+    set-up failed; `held` is then False)."""
+    judged = _UNREACHED if not reached else _HELD if held else _BROKEN
+    return OUTCOMES[(judged, level, strict, known)]
 
 
 def _reason(item: ItemRecord) -> str:
@@ -60,7 +89,8 @@ def _reason(item: ItemRecord) -> str:
         return item.reason
     if item.failure is not None:
         first = item.failure.observed[0] if item.failure.observed else item.failure.title
-        return f"{item.failure.where}: {textwrap.shorten(first, REASON_WIDTH, placeholder=' ...')}"
+        said = f"{item.failure.where}: {textwrap.shorten(first, REASON_WIDTH, placeholder=' ...')}"
+        return f"not reached: {said}" if item.outcome is Outcome.NOT_REACHED else said
     return item.reason or "failed"
 
 
@@ -87,14 +117,15 @@ def unused_entries(previous: Baseline, items: Iterable[ItemRecord]) -> list[Entr
 
 
 def fresh_entries(items: Iterable[ItemRecord]) -> list[Entry]:
-    """Baseline entries for every item that broke its rule, in the items' order."""
+    """Baseline entries for every item that broke its rule or did not reach it, in the items'
+    order."""
     ran: dict[tuple[str, str], list[ItemRecord]] = {}
     for item in items:
         if item.outcome is not Outcome.NOT_APPLICABLE:
             ran.setdefault((item.id, item.impl), []).append(item)
     entries: list[Entry] = []
     for (behaviour, impl), group in ran.items():
-        broke = [item for item in group if item.outcome in BROKE_RULE]
+        broke = [item for item in group if item.outcome in BASELINED]
         if not broke:
             continue
         if len(broke) == len(group):

@@ -9,7 +9,8 @@ Rules of this module:
 - an item's outcome is the gate's word for it (`Outcome`), not pytest's: a
   SHOULD behaviour that failed outside strict mode is WARNED, a known failure
   from the baseline is EXPECTED_FAIL, a baselined behaviour that passed is
-  UNEXPECTED_PASS;
+  UNEXPECTED_PASS, one whose set-up failed before its rule could be judged is
+  NOT_REACHED (it fails the gate, but it is not a broken rule);
 - times are seconds; trace times are on the behaviour's own clock (0 is when
   its first step started); a trace event says what happened as the fields of
   sockspec.judging.events.What, never as a phrase to parse.
@@ -33,10 +34,13 @@ class Outcome(enum.Enum):
     UNEXPECTED_PASS = "unexpected-pass"
     NOT_APPLICABLE = "n/a"
     ERROR = "error"
+    NOT_REACHED = "not-reached"
 
 
 #: Outcomes that make the run fail.
-GATE_FAILS: frozenset[Outcome] = frozenset({Outcome.FAILED, Outcome.UNEXPECTED_PASS, Outcome.ERROR})
+GATE_FAILS: frozenset[Outcome] = frozenset(
+    {Outcome.FAILED, Outcome.UNEXPECTED_PASS, Outcome.ERROR, Outcome.NOT_REACHED}
+)
 #: Outcomes where the implementation broke the behaviour's rule.
 BROKE_RULE: frozenset[Outcome] = frozenset({Outcome.FAILED, Outcome.WARNED, Outcome.EXPECTED_FAIL})
 
@@ -60,7 +64,13 @@ class FailureRecord:
     where: the step's place in the spec, "file:line";
     title: the step in words, e.g. "step 3: recv(5)";
     expected: what the step expected, in words (None when the step states no expectation);
-    observed: each mismatch, "expected ..., observed ...".
+    observed: each mismatch, "expected ..., observed ...";
+    see: when the failing step was a set-up step (the rule was not reached), the behaviour
+        that tests that set-up directly;
+    cause: what the checker saw behind the failure that other items may share, e.g.
+        "the server exited (exit code 1)", "the server is not available";
+    clients_at_once: for a server behaviour, how many of the checker's clients were
+        connected at once when the failing step ran (the step's own included).
     """
 
     step: int | None
@@ -68,6 +78,9 @@ class FailureRecord:
     title: str
     expected: str | None
     observed: tuple[str, ...]
+    see: str | None = None
+    cause: str | None = None
+    clients_at_once: int | None = None
 
 
 @dataclass(frozen=True)
@@ -197,6 +210,26 @@ class NotApplicableRecord:
 
 
 @dataclass(frozen=True)
+class CauseRecord:
+    """Failures of one impl that share one cause (grouped by sockspec.reports.causes).
+
+    cause: the cause in words, e.g. "serves one client at a time (observed)";
+    kind: how the cause is known: "observed" (the model the checker saw the server use),
+        "server" (the server process exited, or was not there), "setup" (a set-up that
+        another behaviour tests, which did not fail itself), "rule" (one item's own rule);
+    items: the node ids of the failures (failed or not reached), in run order;
+    note: what the failures share beyond the cause, e.g. "3 of them need clients served
+        at the same time" (None when there is nothing to add).
+    """
+
+    impl: str
+    cause: str
+    kind: str
+    items: tuple[str, ...]
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """One run: settings, impls, servers, items, and the gate's verdict.
 
@@ -204,6 +237,7 @@ class RunRecord:
     machine lacks, a driver the machine refuses) has the outcome n/a and the reason;
     not_applicable: what was left out before anything ran, once per impl and reason
     (`NotApplicableRecord`); `counts` and the gate are of `items` only;
+    causes: the failures (failed or not reached) grouped by what caused them, per impl;
     stopped: why the run ended before every item ran (Ctrl-C, -x, --maxfail), else None;
     a stopped run fails the gate, since what did not run was not checked;
     reruns: the items run again to confirm a verdict that failed only on time (`RerunRecord`).
@@ -224,6 +258,7 @@ class RunRecord:
     gate: str
     not_applicable: tuple[NotApplicableRecord, ...] = ()
     reruns: RerunRecord = RerunRecord()
+    causes: tuple[CauseRecord, ...] = ()
 
 
 #: The version of the record's format; it changes when a field changes meaning or goes away.

@@ -18,7 +18,8 @@ from typing import Any
 from sockspec.judging import judge as judging
 from sockspec.judging.events import Event
 from sockspec.judging.verdict import Verdict
-from sockspec.language.model import Behaviour, Expectation
+from sockspec.language.model import Behaviour, Expectation, Model
+from sockspec.language.server_steps import clients_at_once
 from sockspec.reports.plain import from_plain, to_plain
 from sockspec.reports.record import (
     EventRecord,
@@ -36,6 +37,11 @@ DETAIL = "sockspec_detail"
 OUTCOME = "sockspec_outcome"
 #: The user property of a SHOULD behaviour that failed outside strict mode: its first problem.
 WARNING = "sockspec_warning"
+#: The user property of a behaviour whose rule was not reached: what failed, and what to see.
+NOT_REACHED = "sockspec_not_reached"
+
+#: The cause of every item that could not run because the server is not there.
+NOT_AVAILABLE = "the server is not available"
 
 #: A `Seen` as plain data (see `plain`).
 Detail = dict[str, Any]
@@ -67,21 +73,41 @@ def events(found: Iterable[Event]) -> tuple[EventRecord, ...]:
 
 
 def failure(verdict: Verdict) -> FailureRecord | None:
-    """Where and how the verdict's behaviour failed, with what its failing step expected."""
+    """Where and how the verdict's behaviour failed, with what its failing step expected, whether
+    that step was set-up (`see`), and for a server behaviour how many clients it had connected."""
     found = verdict.failure
     if found is None:
         return None
+    behaviour = verdict.behaviour
     expected = None
-    if found.step is not None and found.step < len(verdict.behaviour.steps):
-        expect = getattr(verdict.behaviour.steps[found.step], "expect", None)
+    at_once = None
+    if found.step is not None and found.step < len(behaviour.steps):
+        expect = getattr(behaviour.steps[found.step], "expect", None)
         if isinstance(expect, Expectation):
             expected = judging.describe(expect)
+        if behaviour.model is Model.SERVER:
+            at_once = clients_at_once(behaviour.steps, found.step)
     return FailureRecord(
         step=found.step + 1 if found.step is not None else None,
         where=str(found.origin),
         title=found.title,
         expected=expected,
         observed=tuple(found.mismatches),
+        see=verdict.not_reached,
+        cause=found.cause,
+        clients_at_once=at_once,
+    )
+
+
+def unavailable(behaviour: Behaviour, problem: str) -> FailureRecord:
+    """The failure record of a server behaviour that could not run: the server is not there."""
+    return FailureRecord(
+        step=None,
+        where=str(behaviour.origin),
+        title="the server is not available",
+        expected=None,
+        observed=tuple(problem.splitlines()[:1]),
+        cause=NOT_AVAILABLE,
     )
 
 
@@ -98,10 +124,12 @@ def detail(
     known: str | None = None,
     reruns: int = 0,
     note: str | None = None,
+    failed: FailureRecord | None = None,
 ) -> Detail:
-    """What a run saw (a `Seen`), as plain data."""
+    """What a run saw (a `Seen`), as plain data; `failed` stands for the failure of a run that
+    made no verdict (the server was not there)."""
     seen = Seen(
-        failure=failure(verdict) if verdict is not None else None,
+        failure=failure(verdict) if verdict is not None else failed,
         trace=events(verdict.events) if verdict is not None else (),
         observed_model=observed_model(inference) if inference is not None else None,
         text=text,

@@ -5,6 +5,8 @@ Rules of this module:
 - a server failure reads like any failure (sockspec.reports.terminal: rule, problems,
   where, source, timeline), then says what the server is doing and shows its last
   stderr (and stdout) lines;
+- a behaviour that could not run because the server is not there was not
+  reached: its text says so, with the problem;
 - the summary names, per server, the model observed with its evidence, the
   model declared, and how the server was stopped.
 """
@@ -29,10 +31,11 @@ def render_server_failure(verdict: Verdict, impl: str, server: str, output: Sequ
 
 
 def render_unavailable(behaviour: Behaviour, impl: str, family: Family, problem: str) -> str:
-    """The failure of a behaviour that could not run because the server is not there."""
+    """The failure of a behaviour that could not run because the server is not there: its rule
+    was not reached."""
     return "\n".join(
         [
-            f"{behaviour.id} failed on {impl} over {family.value} "
+            f"{behaviour.id} not reached on {impl} over {family.value} "
             f"({behaviour.model.value}, {behaviour.level.value.upper()}): the server is not available",
             f"  rule:    {behaviour.rule}",
             *(

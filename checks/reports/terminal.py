@@ -5,7 +5,10 @@ Rules of this module:
 - a failure says, in this order: which behaviour on which impl and family, the
   rule, each mismatch, the step (file:line), the rule's source, then the
   timeline: the first lines are what a CI system shows of it (JUnit's message
-  keeps about 500 characters);
+  keeps about 500 characters); a behaviour whose set-up failed says "not
+  reached" instead of "failed", and which behaviour tests that set-up;
+- the summary counts what did not reach its rule apart from what broke it, and
+  names each impl's causes of failure (sockspec.reports.causes) once;
 - the timeline is one event a line, in words from sockspec.judging.events
   (`describe`); nothing reads those words back;
 - a verdict that was run again because it failed only on time says so: a
@@ -17,7 +20,7 @@ Rules of this module:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -25,8 +28,10 @@ from sockspec.judging import confirm
 from sockspec.judging.events import Event, describe
 from sockspec.language.model import Model
 from sockspec.language.timing import Timing
+from sockspec.reports import causes
 from sockspec.reports.record import (
     GATE_FAILS,
+    CauseRecord,
     ItemRecord,
     NotApplicableRecord,
     Outcome,
@@ -45,10 +50,12 @@ def render_failure(verdict: Verdict, impl: str | None = None, confirmed: str | N
     failure = verdict.failure
     assert failure is not None
     runs = f", {confirmed}" if confirmed else ""
+    see = verdict.not_reached
     lines = [
-        f"{behaviour.id} failed on {impl or verdict.driver} over {verdict.family.value} "
-        f"({behaviour.model.value}, {behaviour.level.value.upper()}){runs}",
+        f"{behaviour.id} {'failed' if see is None else 'not reached'} on {impl or verdict.driver} "
+        f"over {verdict.family.value} ({behaviour.model.value}, {behaviour.level.value.upper()}){runs}",
         f"  rule:    {behaviour.rule}",
+        *([not_reached_line(failure.title, see)] if see is not None else []),
         *(f"  problem: {mismatch}" for mismatch in failure.mismatches),
         f"  where:   {failure.origin}: {failure.title}",
         f"  source:  {behaviour.source}",
@@ -56,6 +63,11 @@ def render_failure(verdict: Verdict, impl: str | None = None, confirmed: str | N
     lines.append("  timeline (ms since the behaviour started; '>' marks the failing step):")
     lines.extend(f"  {line}" for line in timeline(verdict.events, failure.step))
     return "\n".join(lines)
+
+
+def not_reached_line(title: str, see: str) -> str:
+    """What failed before the rule could be judged, and where to look."""
+    return f"  not reached: {title} failed, so the rule was not judged; see {see}"
 
 
 def timeline(events: Iterable[Event], mark_step: int | None = None) -> list[str]:
@@ -85,6 +97,7 @@ class Tally:
 
 # Outcomes named after the three columns every line has, only when some item came to them.
 EXTRA_COLUMNS: tuple[tuple[Outcome, str], ...] = (
+    (Outcome.NOT_REACHED, "not reached"),
     (Outcome.WARNED, "warned (SHOULD)"),
     (Outcome.EXPECTED_FAIL, "expected failures"),
     (Outcome.UNEXPECTED_PASS, "unexpected passes"),
@@ -119,15 +132,19 @@ def _plural(count: int, word: str) -> str:
 
 
 def render_summary(
-    items: Iterable[ItemRecord], not_applicable: Iterable[NotApplicableRecord] = ()
+    items: Iterable[ItemRecord],
+    not_applicable: Iterable[NotApplicableRecord] = (),
+    found: Sequence[CauseRecord] = (),
 ) -> list[str]:
     """One line per (impl, model) that tested something: passed / failed / not applicable, then any
-    other outcome; then one line per impl naming the models where no item that ran applied; then
-    `render_not_applicable`.
+    other outcome (not reached first); then the causes of failure that `found` groups, per impl
+    (sockspec.reports.causes); then one line per impl naming the models where no item that ran
+    applied; then `render_not_applicable`.
 
     "Not applicable" counts both the items found not applicable while running and those left
     out before the run (`not_applicable`); a model left out whole is said only by the latter.
     """
+    items = tuple(items)
     tallies: dict[tuple[str, str], Tally] = {}
     for item in items:
         tallies.setdefault((item.impl, item.model), Tally()).counts[item.outcome] += 1
@@ -151,6 +168,7 @@ def render_summary(
             f"{tally.verdict()}  {impl:<{width}}  {model:<12} {counts[Outcome.PASSED]:4d} passed "
             f"{counts[Outcome.FAILED]:4d} failed {counts[Outcome.NOT_APPLICABLE]:4d} not applicable{extra}"
         )
+    lines.extend(causes.render(found, items))
     for impl, models in untested.items():
         total = sum(count for _model, count in models)
         names = ", ".join(model for model, _count in models)

@@ -94,7 +94,8 @@ class View:
     """One client's state at one moment, copied for the timeline thread.
 
     available: bytes received and not taken by a read yet;
-    queued, sent: bytes handed to the client, and bytes the kernel took so far.
+    queued, sent: bytes handed to the client, and bytes the kernel took so far;
+    received_at: when the latest bytes came (0.0 before any).
     """
 
     label: str
@@ -107,6 +108,7 @@ class View:
     error: str | None
     detail: str
     progress_at: float
+    received_at: float = 0.0
 
     @property
     def settled(self) -> bool:
@@ -343,6 +345,7 @@ class ClientPool:
             error=client.error,
             detail=client.detail,
             progress_at=client.progress_at,
+            received_at=client.received_at,
         )
 
     def _loop(self) -> None:

@@ -15,7 +15,13 @@ Rules of this module:
   for the first few clients with a count of the rest;
 - whatever happens, every client connection is closed and the I/O thread is
   joined before `run` returns; when the server process exited during the
-  behaviour, the failure says so.
+  behaviour, the failure says so, and names it as its cause;
+- connection-level symptoms get a diagnosis (sockspec.servers.diagnose): connects
+  left unanswered read the listener's accept queue, a group whose clients were
+  partly ended unserved is checked for a connection cap, and a read that ran out
+  of time while bytes kept coming reports the rate, never "missing" bytes;
+- whether the rule was reached (a `setup` step failed) is the verdict's to say,
+  from the failing step (sockspec.judging.verdict).
 """
 
 from __future__ import annotations
@@ -35,7 +41,9 @@ from sockspec.judging.steprun import StepFailed, StepRun
 from sockspec.judging.verdict import Failure, Verdict
 from sockspec.language.model import Behaviour, Client, Expectation, Family, Observe, Payload, Step
 from sockspec.language.timing import Timing, format_duration
+from sockspec.servers import diagnose
 from sockspec.servers import infer as inferring
+from sockspec.servers import listeners as listening
 from sockspec.servers import observe as observing
 from sockspec.servers.clients import ClientError, ClientPool, View, ensure_descriptors
 from sockspec.servers.config import DeclaredModel
@@ -51,6 +59,7 @@ WINDOW_SAMPLES = 8
 DEFAULT_SETTLE_LIMIT = 1.0
 SALVAGE_WINDOW = 0.5
 EXIT_GRACE = 0.3  # after a failure: time for a crashing server to finish exiting, so the report says so
+QUEUE_SAMPLE = 0.2  # between two looks at the accept queue, to see whether the server accepts
 FAMILIES: dict[Family, socket.AddressFamily] = {Family.TCP4: socket.AF_INET, Family.TCP6: socket.AF_INET6}
 
 
@@ -172,9 +181,10 @@ class ServerRun(StepRun):
         if exited is None:
             return failure
         line = f"the server {exited} during this behaviour"
+        cause = f"the server {exited}"
         if failure is None:
-            return Failure(None, self.behaviour.origin, "the server process", (line,))
-        return dataclasses.replace(failure, mismatches=(*failure.mismatches, line))
+            return Failure(None, self.behaviour.origin, "the server process", (line,), cause=cause)
+        return dataclasses.replace(failure, mismatches=(*failure.mismatches, line), cause=cause)
 
     @contextlib.contextmanager
     def _clients_fault(self) -> Iterator[None]:
@@ -242,13 +252,19 @@ class ServerRun(StepRun):
         observations: dict[str, tuple[Observation, list[str]]],
         expect: Expectation,
         limit: float,
+        judged: dict[str, list[str]] | None = None,
+        diagnosis: Callable[[], list[str]] | None = None,
     ) -> None:
-        """Judge what each client observed; raise a failure naming the first few clients that fail."""
+        """Judge what each client observed; raise a failure naming the first few clients that fail.
+        `judged` holds mismatches already found for some clients (instead of judging them);
+        `diagnosis`, asked only when some client failed, adds lines about the whole group."""
         failing: list[tuple[str, list[str]]] = []
         for label in labels:
             observed, extra = observations[label]
             wanted = _expect_for(expect, label)
-            if observed.ended is None:
+            if judged and judged.get(label):
+                found = judged[label]
+            elif observed.ended is None:
                 found = [
                     f"expected {judging.describe(wanted)}, observed nothing within {format_duration(limit)}"
                 ]
@@ -275,6 +291,8 @@ class ServerRun(StepRun):
                 f"and {len(rest)} more of the {len(labels)} clients failed too "
                 f"({', '.join(rest[:5])}{', ...' if len(rest) > 5 else ''})"
             )
+        if diagnosis is not None:
+            problems.extend(diagnosis())
         raise self.fail(index, step, title, problems)
 
     # -- client actions ---------------------------------------------------------
@@ -294,7 +312,27 @@ class ServerRun(StepRun):
             Kind.RETURN, "connect", client=step.client, outcome=said, count=connected, total=len(labels)
         )
         self.record("client", what, index)
-        self._judge_group(index, step, labels, observations, step.expect or Expectation(ok=True), limit)
+        unanswered = sum(1 for label in labels if pool.view(label).state == "connecting")
+        self._judge_group(
+            index,
+            step,
+            labels,
+            observations,
+            step.expect or Expectation(ok=True),
+            limit,
+            diagnosis=(lambda: self._accept_queue(len(labels))) if unanswered else None,
+        )
+
+    def _accept_queue(self, connecting: int) -> list[str]:
+        """Connects were left unanswered: what the server's listening socket shows (its accept
+        queue, twice, QUEUE_SAMPLE apart), when the kernel's tables can be read."""
+        port = self.target.address(self.family)[1]
+        snap = self.target.observe(self.clock.now())
+        pids = [process.pid for process in snap.processes] if snap is not None else []
+        now = listening.listening(port, pids)
+        time.sleep(self.capped(QUEUE_SAMPLE))
+        later = listening.listening(port, pids)
+        return diagnose.accept_queue(port, now, later, QUEUE_SAMPLE, connecting)
 
     def _send(self, index: int, step: Client, labels: list[str], pool: ClientPool) -> None:
         assert step.payload is not None
@@ -307,14 +345,17 @@ class ServerRun(StepRun):
         limit = self.limit(step)
         expect = step.expect or Expectation(ok=True)
         sizes = {label: _read_size(step, expect, label) for label in labels}
+        before = {label: pool.view(label).received for label in labels}
         for label in labels:
             pool.resume_reading(label)
 
         stopped = pool.wait_read(sizes, limit, self.timing.step_limit)
         ended = self.clock.now()
         observations = {}
+        judged: dict[str, list[str]] = {}
+        views: dict[str, View] = {}
         for label in labels:
-            view = pool.view(label)
+            view = views[label] = pool.view(label)
             data = pool.take(label, sizes[label])
             observed, notes = _read_observation(view, data, sizes[label], started, ended, limit)
             if label in stopped:
@@ -322,6 +363,18 @@ class ServerRun(StepRun):
                     f"only {len(data)} of {sizes[label]} bytes arrived, then nothing more for "
                     f"{format_duration(self.timing.step_limit)}; the connection is still open"
                 ]
+            elif _still_arriving(view, data, sizes[label], before[label], started):
+                wanted = _expect_for(expect, label)
+                if wanted.data is not None and wanted.data.startswith(data):
+                    judged[label] = diagnose.still_arriving(
+                        sizes[label],
+                        len(data),
+                        view.received - before[label],
+                        ended - started,
+                        max(0.0, ended - view.received_at),
+                        limit,
+                    )
+                    notes = []
             observations[label] = (observed, notes)
         if len(labels) == 1:
             observed = observations[labels[0]][0]
@@ -339,7 +392,22 @@ class ServerRun(StepRun):
                 count=observed.length,
             )
             self.record("client", what, index, at=ended)
-        self._judge_group(index, step, labels, observations, expect, limit)
+        served = [label for label in labels if views[label].received >= sizes[label]]
+        ended_unserved = [
+            label
+            for label in labels
+            if views[label].received == 0 and (views[label].eof or views[label].error is not None)
+        ]
+        self._judge_group(
+            index,
+            step,
+            labels,
+            observations,
+            expect,
+            limit,
+            judged,
+            diagnosis=lambda: diagnose.connection_cap(served, ended_unserved, labels),
+        )
 
     def _stop_reading(self, index: int, step: Client, labels: list[str], pool: ClientPool) -> None:
         for label in labels:
@@ -573,6 +641,17 @@ def _read_size(step: Client, expect: Expectation, label: str) -> int:
         return step.size
     assert expect.data is not None
     return len(_with_client(expect.data, label))
+
+
+def _still_arriving(view: View, data: bytes, size: int, before: int, started: float) -> bool:
+    """The read ran out of time while the connection was open and bytes kept coming."""
+    return (
+        len(data) < size
+        and not view.eof
+        and view.error is None
+        and view.received > before
+        and view.received_at > started
+    )
 
 
 def _connect_observation(view: View, started: float, now: float) -> Observation:

@@ -12,7 +12,9 @@ Rules of this package:
   except those in `may_break` (a symptom that shows only when the kernel's
   buffers happen to fill), which may fail but only with their phrase;
 - `model` is the observed model the summary must name, when the server is
-  observed at all; `declares` sets a declared model in its pyproject table.
+  observed at all; `declares` sets a declared model in its pyproject table;
+- a behaviour whose set-up the defect breaks is "not reached", not failed: its
+  phrases say so and name the behaviour to see.
 """
 
 from __future__ import annotations
@@ -47,6 +49,12 @@ def _script(name: str) -> tuple[str, ...]:
 
 NOTHING = ("observed nothing within",)
 
+NOT_REACHED_MANY = (
+    "not reached: step ",
+    "connect 50 clients) failed",
+    "see server.concurrency.many-clients",
+)
+
 FAULTY_SERVERS: tuple[FaultyServer, ...] = (
     FaultyServer(
         "one_at_a_time",
@@ -58,9 +66,7 @@ FAULTY_SERVERS: tuple[FaultyServer, ...] = (
             "server.concurrency.slow-reader": (
                 "client other: expected data b'not stalled\\n', observed nothing",
             ),
-            "server.concurrency.many-clients": NOTHING,
-            "server.observe.idle-cpu": NOTHING,
-            "server.observe.no-leak": NOTHING,
+            "server.concurrency.many-clients": (*NOTHING, "the kernel drops new SYNs"),
         },
         model="one client at a time",
     ),
@@ -168,6 +174,41 @@ FAULTY_SERVERS: tuple[FaultyServer, ...] = (
             "server.observe.no-leak": ("open descriptors",),
             "server.connections.churn": ("the server exited (exit code 1) during this behaviour",),
             "server.reset.survives": ("the server is not available", "the server exited (exit code 1)"),
+        },
+        model="thread-per-client",
+    ),
+    FaultyServer(
+        "tiny_backlog",
+        _script("tiny_backlog"),
+        breaks={
+            "server.concurrency.many-clients": (
+                "observed nothing within 5.000 s",
+                "backlog 1, ",
+                "the kernel drops new SYNs",
+                "listen with a larger backlog",
+            ),
+            "server.observe.idle-cpu": NOT_REACHED_MANY,
+            "server.observe.no-leak": NOT_REACHED_MANY,
+        },
+    ),
+    FaultyServer(
+        "caps_connections",
+        _script("caps_connections"),
+        breaks={
+            # 32 at most: connections of the behaviours before may still hold a few places.
+            "server.concurrency.many-clients": (
+                "of 200 clients were served; the server ended the other",
+                "it seems to cap its connections at",
+            )
+        },
+        model="thread-per-client",
+    ),
+    FaultyServer(
+        "slow_writer",
+        _script("slow_writer"),
+        breaks={
+            "server.echo.large": ("client a:", "still arriving when the limit ran out", "bytes/s"),
+            "server.concurrency.slow-reader": ("client slow:", "still arriving when the limit ran out"),
         },
         model="thread-per-client",
     ),

@@ -11,6 +11,9 @@ Rules of this module:
   words of sockspec.judging.events (`describe`); every text is escaped;
 - the tolerance says where it came from, and the items run again because
   their verdict failed only on time are listed with their notes.
+- a behaviour not reached is shown apart from a broken rule (its own mark and
+  dashed frame), with the set-up that failed and a link to the behaviour that
+  tests it; the causes of failure follow the servers, as the terminal says them.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from sockspec.judging.events import describe
+from sockspec.reports import causes
 from sockspec.reports.html import timeline
 from sockspec.reports.html.markup import escape as _e
 from sockspec.reports.html.markup import ms as _ms
@@ -58,6 +62,11 @@ OUTCOMES: dict[Outcome, Style] = {
     ),
     Outcome.NOT_APPLICABLE: Style("outcome-na", "-", "not applicable (the reason is in the tooltip)"),
     Outcome.ERROR: Style("outcome-error", "E", "the checker could not judge it (fails the run)"),
+    Outcome.NOT_REACHED: Style(
+        "outcome-not-reached",
+        "nr",
+        "not reached: a set-up step failed, so the rule was neither held nor broken (fails the run)",
+    ),
 }
 #: From the mildest to the worst: a matrix cell takes the worst outcome of its families.
 SEVERITY: tuple[Outcome, ...] = (
@@ -66,12 +75,20 @@ SEVERITY: tuple[Outcome, ...] = (
     Outcome.EXPECTED_FAIL,
     Outcome.WARNED,
     Outcome.UNEXPECTED_PASS,
+    Outcome.NOT_REACHED,
     Outcome.FAILED,
     Outcome.ERROR,
 )
 #: Outcomes that get a section of their own, linked from the matrix.
 DETAILED: frozenset[Outcome] = frozenset(
-    {Outcome.FAILED, Outcome.WARNED, Outcome.EXPECTED_FAIL, Outcome.UNEXPECTED_PASS, Outcome.ERROR}
+    {
+        Outcome.FAILED,
+        Outcome.NOT_REACHED,
+        Outcome.WARNED,
+        Outcome.EXPECTED_FAIL,
+        Outcome.UNEXPECTED_PASS,
+        Outcome.ERROR,
+    }
 )
 MODELS: dict[str, str] = {
     "blocking": "Blocking",
@@ -98,6 +115,7 @@ def render(record: RunRecord) -> str:
     body = [
         *_header(record),
         *_servers(record.servers),
+        *_causes(record),
         *_matrix(record, anchors),
         *_not_applicable(record.not_applicable),
         *_reruns(record, anchors),
@@ -211,7 +229,7 @@ def _gate_words(record: RunRecord) -> str:
         return "nothing was checked: no behaviour applied to the impls run"
     if record.gate == "pass":
         return "no item failed, errored or passed unexpectedly"
-    return "at least one item failed, errored or passed unexpectedly"
+    return "at least one item failed, was not reached, errored or passed unexpectedly"
 
 
 def _servers(servers: Sequence[ServerRecord]) -> list[str]:
@@ -268,6 +286,18 @@ def _not_applicable(left_out: Sequence[NotApplicableRecord]) -> list[str]:
         )
     lines.append("</tbody></table></section>")
     return lines
+
+
+def _causes(record: RunRecord) -> list[str]:
+    lines = causes.render(record.causes, record.items)
+    if not lines:
+        return []
+    listed = "".join(f'<li class="mono">{_e(line.strip())}</li>' for line in lines)
+    return [
+        '<section class="causes"><h2>Causes of failure</h2>',
+        '<p class="note">Failures of one impl that share a cause, said once.</p>',
+        f'<ul class="causes">{listed}</ul></section>',
+    ]
 
 
 # -- the matrix ----------------------------------------------------------------------------------
@@ -410,14 +440,33 @@ def _details(items: Sequence[ItemRecord], anchors: dict[int, str]) -> list[str]:
         ]
     order = {model: number for number, model in enumerate(_models(items))}
     chosen = sorted(anchors, key=lambda index: (order[items[index].model], index))
+    places = {
+        (item.id, item.impl, item.family): anchors[index]
+        for index, item in enumerate(items)
+        if index in anchors
+    }
     lines = ['<section class="details"><h2>Failures, warnings and surprises</h2>']
     for index in chosen:
-        lines.extend(_detail(items[index], anchors[index]))
+        lines.extend(_detail(items[index], anchors[index], places))
     lines.append("</section>")
     return lines
 
 
-def _detail(item: ItemRecord, anchor: str) -> list[str]:
+def _not_reached(item: ItemRecord, places: dict[tuple[str, str, str], str]) -> list[str]:
+    """What failed before the rule could be judged, linked to the behaviour that tests it."""
+    failure = item.failure
+    if failure is None or failure.see is None:
+        return []
+    place = places.get((failure.see, item.impl, item.family))
+    see = (
+        f'<a href="#{_e(place)}">{_e(failure.see)}</a>'
+        if place
+        else f'<span class="mono">{_e(failure.see)}</span>'
+    )
+    return [f"<dt>not reached</dt><dd>{_e(failure.title)} failed, so the rule was not judged; see {see}</dd>"]
+
+
+def _detail(item: ItemRecord, anchor: str, places: dict[tuple[str, str, str], str]) -> list[str]:
     style = _style(item.outcome)
     lines = [
         f'<section class="item" id="{_e(anchor)}" data-behaviour="{_e(item.id)}" '
@@ -432,6 +481,7 @@ def _detail(item: ItemRecord, anchor: str) -> list[str]:
         f"<dt>source</dt><dd>{_e(item.source)}</dd>",
     ]
     failure = item.failure
+    lines.extend(_not_reached(item, places))
     if failure is not None:
         lines.append(f'<dt>where</dt><dd class="mono">{_e(failure.where)}: {_e(failure.title)}</dd>')
         if failure.expected is not None:

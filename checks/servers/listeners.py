@@ -1,0 +1,192 @@
+"""A server's listening sockets as the kernel sees them: how many connections wait to be accepted,
+and how many may (the backlog).
+
+Rules of this module:
+- the parsers take what the kernel hands out (a sock_diag netlink reply, the
+  text of /proc/net/tcp or /proc/net/tcp6, a /proc/PID/fd link) and return
+  frozen values; they read nothing themselves, so they are tested on captured
+  bytes and text;
+- for a listening socket, sock_diag reports the accept queue's length
+  (idiag_rqueue) and its limit, listen()'s backlog capped by somaxconn
+  (idiag_wqueue); /proc/net/tcp shows the queue's length as rx_queue but not
+  the backlog (its tx_queue is a send queue, 0 for a listener), so it is the
+  fallback when netlink is refused, and the backlog is then unknown;
+- Linux lets one connection more than the backlog wait (the queue is full when
+  its length exceeds the backlog); while it is full the kernel drops new SYNs,
+  and a client's connect waits for its SYN to be sent again (1 s, then 3 s, ...);
+- the thin reader (`listening`) finds the sockets listening on one port,
+  narrowed to the server's own when its processes are known (their sockets'
+  inodes, from /proc/PID/fd); it never raises: what cannot be read is left out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import socket
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+PROC = Path("/proc")
+TCP_LISTEN = 10  # the kernel's TCP_LISTEN state (0A in /proc/net/tcp)
+NETLINK_SOCK_DIAG = 4
+SOCK_DIAG_BY_FAMILY = 20
+NLM_F_REQUEST = 0x1
+NLM_F_DUMP = 0x300
+NLMSG_ERROR = 2
+NLMSG_DONE = 3
+NLMSG_HEADER = struct.Struct("=IHHII")  # length, type, flags, sequence, port id
+# struct inet_diag_msg: family, state, timer, retrans; then struct inet_diag_sockid (sport, dport
+# big-endian, src[16], dst[16], interface, cookie[2]); then expires, rqueue, wqueue, uid, inode.
+DIAG_MESSAGE = struct.Struct("=BBBB")
+DIAG_PORTS = struct.Struct("!HH")
+DIAG_COUNTS = struct.Struct("=IIIII")
+DIAG_ID_SIZE = 48
+NETLINK_TIMEOUT = 1.0
+
+
+@dataclass(frozen=True)
+class Listener:
+    """One listening TCP socket.
+
+    queued: connections the kernel has completed that wait in the accept queue;
+    backlog: how many may wait (listen()'s backlog, capped by somaxconn), or None when unknown;
+    inode: the socket's inode, which /proc/PID/fd links name ("socket:[INODE]").
+    """
+
+    host: str
+    port: int
+    queued: int
+    backlog: int | None
+    inode: int
+
+    @property
+    def full(self) -> bool:
+        """The accept queue is full: Linux drops new SYNs once more than `backlog` wait."""
+        return self.backlog is not None and self.queued > self.backlog
+
+
+def _address(raw: bytes, family: int) -> str:
+    return socket.inet_ntop(family, raw[:4] if family == socket.AF_INET else raw[:16])
+
+
+def parse_inet_diag(data: bytes) -> tuple[list[Listener], bool]:
+    """One netlink reply of a sock_diag dump -> the listening sockets in it, and whether the dump
+    ended (NLMSG_DONE, or an error)."""
+    found: list[Listener] = []
+    offset = 0
+    while offset + NLMSG_HEADER.size <= len(data):
+        length, kind, _flags, _sequence, _port = NLMSG_HEADER.unpack_from(data, offset)
+        if kind in (NLMSG_DONE, NLMSG_ERROR):
+            return found, True
+        if length < NLMSG_HEADER.size:
+            return found, True
+        body = data[offset + NLMSG_HEADER.size : offset + length]
+        if len(body) >= DIAG_MESSAGE.size + DIAG_ID_SIZE + DIAG_COUNTS.size:
+            family, state, _timer, _retrans = DIAG_MESSAGE.unpack_from(body, 0)
+            port, _dport = DIAG_PORTS.unpack_from(body, DIAG_MESSAGE.size)
+            source = body[DIAG_MESSAGE.size + 4 : DIAG_MESSAGE.size + 20]
+            _expires, rqueue, wqueue, _uid, inode = DIAG_COUNTS.unpack_from(
+                body, DIAG_MESSAGE.size + DIAG_ID_SIZE
+            )
+            if state == TCP_LISTEN and family in (socket.AF_INET, socket.AF_INET6):
+                found.append(Listener(_address(source, family), port, rqueue, wqueue, inode))
+        offset += (length + 3) & ~3
+    return found, False
+
+
+def _hex_address(text: str) -> str:
+    """/proc/net/tcp's address: 32-bit words in the machine's order (little-endian here)."""
+    raw = bytes.fromhex(text)
+    words = b"".join(raw[index : index + 4][::-1] for index in range(0, len(raw), 4))
+    return str(ipaddress.ip_address(words))
+
+
+def parse_net_tcp(text: str) -> list[Listener]:
+    """/proc/net/tcp or /proc/net/tcp6 -> its listening sockets (the backlog is unknown there)."""
+    found = []
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 10 or int(fields[3], 16) != TCP_LISTEN:
+            continue
+        host, _, port = fields[1].rpartition(":")
+        _tx_queue, _, rx_queue = fields[4].partition(":")
+        try:
+            found.append(Listener(_hex_address(host), int(port, 16), int(rx_queue, 16), None, int(fields[9])))
+        except ValueError:
+            continue
+    return found
+
+
+def socket_inode(link: str) -> int | None:
+    """A /proc/PID/fd link -> the socket's inode ("socket:[123]" -> 123), None for anything else."""
+    if link.startswith("socket:[") and link.endswith("]"):
+        with contextlib.suppress(ValueError):
+            return int(link[len("socket:[") : -1])
+    return None
+
+
+# -- the thin reader -------------------------------------------------------------
+
+
+def _diag_request(family: int) -> bytes:
+    request = struct.pack("=BBBBI", family, socket.IPPROTO_TCP, 0, 0, 1 << TCP_LISTEN)
+    request += b"\0" * DIAG_ID_SIZE
+    flags = NLM_F_REQUEST | NLM_F_DUMP
+    return NLMSG_HEADER.pack(NLMSG_HEADER.size + len(request), SOCK_DIAG_BY_FAMILY, flags, 1, 0) + request
+
+
+def _by_sock_diag() -> list[Listener] | None:
+    """Every listening TCP socket of this network namespace, by sock_diag; None when refused."""
+    found: list[Listener] = []
+    try:
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_SOCK_DIAG) as link:
+            link.settimeout(NETLINK_TIMEOUT)
+            for family in (socket.AF_INET, socket.AF_INET6):
+                link.send(_diag_request(family))
+                done = False
+                while not done:
+                    some, done = parse_inet_diag(link.recv(1 << 16))
+                    found.extend(some)
+    except (OSError, AttributeError):
+        return None
+    return found
+
+
+def _by_proc() -> list[Listener]:
+    found: list[Listener] = []
+    for name in ("tcp", "tcp6"):
+        with contextlib.suppress(OSError):
+            found.extend(parse_net_tcp((PROC / "net" / name).read_text(encoding="ascii", errors="replace")))
+    return found
+
+
+def socket_inodes(pids: Iterable[int]) -> set[int]:
+    """The inodes of the sockets the processes `pids` hold open (those that can be read)."""
+    inodes: set[int] = set()
+    for pid in pids:
+        folder = PROC / str(pid) / "fd"
+        try:
+            entries = os.listdir(folder)
+        except OSError:
+            continue
+        for entry in entries:
+            with contextlib.suppress(OSError):
+                inode = socket_inode(os.readlink(folder / entry))
+                if inode is not None:
+                    inodes.add(inode)
+    return inodes
+
+
+def listening(port: int, pids: Iterable[int] = ()) -> list[Listener]:
+    """The sockets listening on `port`; the server's own (held by `pids`) when any of them is."""
+    everything = _by_sock_diag()
+    if everything is None:
+        everything = _by_proc()
+    on_port = [listener for listener in everything if listener.port == port]
+    held = socket_inodes(pids)
+    own = [listener for listener in on_port if listener.inode in held]
+    return own or on_port
