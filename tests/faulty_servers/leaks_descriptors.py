@@ -1,4 +1,4 @@
-"""Leaks a descriptor per connection: it shuts each connection down but never closes it (limit: 400)."""
+"""Leaks a descriptor per connection: it shuts each connection down but never closes it (limit: 80)."""
 
 import resource
 import socket
@@ -16,7 +16,7 @@ def serve(conn: socket.socket) -> None:
 
 
 def main(port: int) -> None:
-    resource.setrlimit(resource.RLIMIT_NOFILE, (400, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (80, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
     leaked = []
     with socket.create_server(("127.0.0.1", port), backlog=512) as listener:
         while True:
