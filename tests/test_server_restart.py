@@ -127,7 +127,7 @@ def test_unsettled_in_words() -> None:
     what = Restarted(Cause.UNSETTLED, "server.echo.large", unsettled=found).what("s")
     assert describe(what) == (
         "server restarted: did not settle after server.echo.large: 3 connections still open "
-        "(1 CLOSE_WAIT, 2 ESTABLISHED), 1 socket still held that are no longer connected, CPU 85% of one core"
+        "(1 CLOSE_WAIT, 2 ESTABLISHED), 1 closed connection still held open, CPU 85% of one core"
     )
 
 

@@ -123,7 +123,7 @@ UNSETTLED: dict[str, Callable[[dict[str, str]], str]] = {
         + " still open"
         + (f" ({v['states']})" if v.get("states") else "")
     ),
-    "held": lambda v: _counted(v["held"], "socket", "sockets") + " still held that are no longer connected",
+    "held": lambda v: _counted(v["held"], "closed connection", "closed connections") + " still held open",
     "cpu": lambda v: f"CPU {v['cpu']} of one core",
 }
 
