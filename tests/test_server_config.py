@@ -21,6 +21,7 @@ from sockspec.servers.config import (
     ConfigError,
     DeclaredModel,
     ImplTables,
+    Restart,
     ServerSpec,
     find_pyproject,
     load_pyproject,
@@ -128,6 +129,32 @@ def test_command_without_port_says_where_it_goes(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("line", "restart"),
+    [
+        ("", Restart.AFTER_FAILURE),
+        ('restart = "after-failure"', Restart.AFTER_FAILURE),
+        ('restart = "each"', Restart.EACH),
+        ('restart = "never"', Restart.NEVER),
+    ],
+)
+def test_restart_policy(tmp_path: Path, line: str, restart: Restart) -> None:
+    text = f'[tool.sockspec.impls.s]\ncommand = ["./srv", "{{port}}"]\n{line}\n'
+    assert load_pyproject(write(tmp_path, text))["s"].restart is restart
+
+
+def test_ad_hoc_and_reference_servers_restart_after_a_failure() -> None:
+    server = parse_adhoc("cmd:./srv {port}")
+    assert server is not None and server.restart is Restart.AFTER_FAILURE
+    servers = [impl.server for impl in resolve(["all"]) if impl.server is not None]
+    assert servers and all(server.restart is Restart.AFTER_FAILURE for server in servers)
+
+
+def test_a_server_given_by_address_may_only_say_never(tmp_path: Path) -> None:
+    text = '[tool.sockspec.impls.s]\naddress = "127.0.0.1:9000"\nrestart = "never"\n'
+    assert load_pyproject(write(tmp_path, text))["s"].restart is Restart.NEVER
+
+
 def test_fixed_port_needs_no_placeholder(tmp_path: Path) -> None:
     server = load_pyproject(write(tmp_path, '[tool.sockspec.impls.s]\ncommand = ["./srv"]\nport = 9000\n'))[
         "s"
@@ -162,6 +189,15 @@ def test_fixed_port_needs_no_placeholder(tmp_path: Path) -> None:
         ('command = ["a", "{port}"]\nport = 70000', "port: 70000 is not a port number between 1 and 65535"),
         ('address = "127.0.0.1:1"\nport = 9', "port: port goes with a command; the address already has one"),
         ('command = ["a", "{port}"]\nprotocol = "http"', "protocol: 'http' is not one of: echo"),
+        (
+            'command = ["a", "{port}"]\nrestart = "always"',
+            "3: [tool.sockspec.impls.s] restart: 'always' is not one of: after-failure, each, never",
+        ),
+        (
+            'address = "127.0.0.1:1"\nrestart = "each"',
+            "3: [tool.sockspec.impls.s] restart: sockspec cannot restart a server it did not start: "
+            'give a command instead of the address, or leave restart out (or write restart = "never")',
+        ),
     ],
 )
 def test_table_errors(tmp_path: Path, body: str, message: str) -> None:
@@ -253,6 +289,7 @@ def test_the_impls_schema_follows_the_models_and_protocols() -> None:
     impl = load_schema(IMPLS_SCHEMA)["$defs"]["impl"]["properties"]
     assert impl["model"]["enum"] == [model.value for model in DeclaredModel]
     assert impl["protocol"]["enum"] == list(PROTOCOLS)
+    assert impl["restart"]["enum"] == [restart.value for restart in Restart]
 
 
 def test_adhoc_command_is_split_like_a_shell() -> None:

@@ -63,6 +63,21 @@ PHRASED: list[tuple[What, str]] = [
     (What(Kind.JUDGED, "read", client="g", count=4, total=5), "g: 4 of 5 as expected"),
     (What(Kind.OBSERVE, "observe", args="idle", outcome="1 process(es)"), "observe idle: 1 process(es)"),
     (What(Kind.MODEL, "observe", args="loaded", outcome="thread-per-client"), "model: thread-per-client"),
+    (
+        What(Kind.RESTART, "failed", args="server.echo.small", outcome="restarted"),
+        "server restarted: previous behaviour server.echo.small failed",
+    ),
+    (
+        What(
+            Kind.RESTART,
+            "unsettled",
+            args="server.a",
+            outcome="restarted",
+            values=(("connections", "3"), ("states", "3 CLOSE_WAIT"), ("cpu", "85%")),
+        ),
+        "server restarted: did not settle after server.a: 3 connections still open (3 CLOSE_WAIT), "
+        "CPU 85% of one core",
+    ),
 ]
 
 

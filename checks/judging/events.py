@@ -40,6 +40,7 @@ class Kind(enum.Enum):
     JUDGED = "judged"  # a group of clients judged: how many met the expectation
     OBSERVE = "observe"  # the server's process tree, observed
     MODEL = "model"  # the server's I/O model, inferred
+    RESTART = "restart"  # the checker restarted the server before this behaviour (or could not)
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,42 @@ def _spaced(*parts: str) -> str:
     return " ".join(part for part in parts if part)
 
 
+#: The outcome of a restart event when the server was restarted (else it says why it was not).
+RESTARTED = "restarted"
+#: Why a server was restarted (a restart event's `op`) -> the reason in words. `args` names the
+#: behaviour that ran before; `note` says how the server ended; `values` how it had not settled.
+RESTART_CAUSES: dict[str, Callable[[What], str]] = {
+    "failed": lambda w: f"previous behaviour {w.args} failed",
+    "errored": lambda w: f"previous behaviour {w.args} errored",
+    "exited": lambda w: f"it {w.note}" + (f" after {w.args}" if w.args else ""),
+    "unsettled": lambda w: f"did not settle after {w.args}: {_unsettled(dict(w.values))}",
+    "each": lambda w: 'restart = "each"',
+}
+#: A value of an unsettled server (a restart event's `values`) -> in words.
+UNSETTLED: dict[str, Callable[[dict[str, str]], str]] = {
+    "connections": lambda v: (
+        _counted(v["connections"], "connection", "connections")
+        + " still open"
+        + (f" ({v['states']})" if v.get("states") else "")
+    ),
+    "held": lambda v: _counted(v["held"], "closed connection", "closed connections") + " still held open",
+    "cpu": lambda v: f"CPU {v['cpu']} of one core",
+}
+
+
+def _counted(count: str, one: str, many: str) -> str:
+    return f"{count} {one if count == '1' else many}"
+
+
+def _unsettled(values: dict[str, str]) -> str:
+    return ", ".join(phrase(values) for name, phrase in UNSETTLED.items() if name in values)
+
+
+def _restart(what: What) -> str:
+    cause = RESTART_CAUSES.get(what.op)
+    return f"server {what.outcome}: {cause(what) if cause is not None else what.op}"
+
+
 PHRASES: dict[Kind, Callable[[What], str]] = {
     Kind.SET_UP: lambda w: f"{w.op}({w.args})" + (f"  [{w.note}]" if w.note else ""),
     Kind.CALL: lambda w: f"{_who(w)}{w.op}({w.args}) called",
@@ -120,6 +157,7 @@ PHRASES: dict[Kind, Callable[[What], str]] = {
     Kind.JUDGED: lambda w: f"{_who(w)}{w.count} of {w.total} as expected",
     Kind.OBSERVE: lambda w: f"{w.op} {w.args}: {w.outcome}",
     Kind.MODEL: lambda w: f"model: {w.outcome}",
+    Kind.RESTART: _restart,
 }
 
 

@@ -32,7 +32,7 @@ from sockspec.language.model import Model
 from sockspec.plugin.options import HTML, JSON, OUTPUTS, WRITE_BASELINE
 from sockspec.plugin.state import LeftOut, State
 from sockspec.reports import baseline as baselines
-from sockspec.reports import causes, gate, jsonreport, record, results
+from sockspec.reports import causes, gate, jsonreport, record, results, server_text
 from sockspec.reports import html as htmlreport
 from sockspec.reports import terminal as reports
 from sockspec.reports.record import ItemRecord, NotApplicableRecord, Outcome
@@ -245,7 +245,14 @@ class Recorder:
         if self.state.servers.servers:
             return self.state.servers.summary_lines()
         servers = self._servers(self.state.records)
-        return [line for server in servers for line in reports.render_server(server)]
+        return [
+            line
+            for server in servers
+            for line in (
+                *reports.render_server(server),
+                *server_text.restart_lines(server.impl, server.restart_causes),
+            )
+        ]
 
     def _servers(self, items: Sequence[ItemRecord]) -> tuple[record.ServerRecord, ...]:
         declared = {

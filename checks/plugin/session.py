@@ -11,21 +11,28 @@ Rules of this module:
 - one LiveServer per impl name, started by the first behaviour that runs
   against it and stopped by `stop_all`, which the plugin calls when the session
   finishes (after failures and Ctrl-C too);
+- how the last behaviour on each server went (passed, failed, or errored: no
+  verdict) is kept, so the server can be restarted before the next one as its
+  policy says; a restart is the first event of the next verdict's timeline
+  (at 0, by the checker, in set-up), and the summary counts them;
 - the model observed last for each server is kept for the summary;
 - no pytest here.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections import Counter
 from pathlib import Path
 
+from sockspec.judging.events import Event
 from sockspec.language.model import Behaviour, Family
 from sockspec.language.timing import Timing
 from sockspec.reports import server_text as server_reports
 from sockspec.servers.clients import ClientError, ensure_descriptors
 from sockspec.servers.config import ServerSpec
 from sockspec.servers.infer import Inference
-from sockspec.servers.live import LiveServer, ServerUnavailable
+from sockspec.servers.live import LiveServer, Previous, Restarted, Result, ServerUnavailable
 from sockspec.servers.runner import ServerVerdict, run_server_behaviour, total_clients
 
 
@@ -41,6 +48,8 @@ class ServerSession:
         self.servers: dict[str, LiveServer] = {}
         self.specs: dict[str, ServerSpec] = {}
         self.observed: dict[str, Inference] = {}
+        self.previous: dict[str, Previous] = {}
+        self.pending: dict[str, Restarted] = {}  # a restart not yet shown in a verdict's timeline
 
     def live(self, name: str, spec: ServerSpec) -> LiveServer:
         if name not in self.servers:
@@ -64,12 +73,23 @@ class ServerSession:
         except ClientError as exc:
             raise NotApplicable(f"this machine cannot run it: {exc}") from None
         server = self.live(name, spec)
-        server.ensure()
+        restarted = server.ensure(self.previous.get(name))
+        if restarted is not None:
+            self.pending[name] = restarted
         if family is Family.TCP6 and not server.listens_on_ipv6():
             raise NotApplicable(f"{name} does not listen on ::1 port {server.port} (it is checked over tcp4)")
-        verdict = run_server_behaviour(behaviour, server, family, timing)
+        try:
+            verdict = run_server_behaviour(behaviour, server, family, timing)
+        except BaseException:
+            self.previous[name] = Previous(behaviour.id, Result.ERRORED)
+            raise
+        self.previous[name] = Previous(behaviour.id, Result.PASSED if verdict.passed else Result.FAILED)
         if verdict.inferences:
             self.observed[name] = verdict.inferences[-1]
+        shown = self.pending.pop(name, None)
+        if shown is not None:
+            first = Event(0.0, "checker", None, shown.what(name))
+            verdict = dataclasses.replace(verdict, events=(first, *verdict.events))
         return verdict
 
     def failure_text(self, verdict: ServerVerdict, name: str) -> str:
@@ -99,10 +119,12 @@ class ServerSession:
                 )
             )
             lines.append(f"{name}: {server.describe().removeprefix(name + ': ')}")
-            ending = server.ending
-            if ending is not None and ending.leftovers:
+            done = Counter(restart.cause.value for restart in server.restarts if restart.done)
+            refused = next((r.what(name) for r in server.restarts if not r.done), None)
+            lines.extend(server_reports.restart_lines(name, done, refused))
+            if server.leftovers:
                 lines.append(
                     f"{name}: WARNING: could not end processes it started: "
-                    + ", ".join(str(pid) for pid in ending.leftovers)
+                    + ", ".join(str(pid) for pid in server.leftovers)
                 )
         return lines

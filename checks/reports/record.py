@@ -19,7 +19,7 @@ Rules of this module:
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sockspec.judging.events import Actor, What
 
@@ -133,13 +133,17 @@ class ItemRecord:
 class ServerRecord:
     """A server impl of the run: the model it declares, the one observed, and whether they agree.
 
-    matches: None when no model is declared or none was observed.
+    matches: None when no model is declared or none was observed;
+    restarts: how many times it was restarted between behaviours (each restart is the first
+    event, of kind "restart", of the next item's trace), and `restart_causes` why: cause -> count.
     """
 
     impl: str
     declared: str | None
     observed: ObservedModel | None
     matches: bool | None
+    restarts: int = 0
+    restart_causes: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,13 @@ Rules of this module:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sockspec.judging import judge as judging
-from sockspec.judging.events import Event
+from sockspec.judging.events import RESTARTED, Event, Kind
 from sockspec.judging.verdict import Verdict
 from sockspec.language.model import Behaviour, Expectation, Model
 from sockspec.language.server_steps import clients_at_once
@@ -189,7 +190,8 @@ def properties(behaviour: Behaviour, impl: str, family: str) -> list[tuple[str, 
 def servers(
     items: Sequence[ItemRecord], declared: Mapping[str, DeclaredModel | None]
 ) -> tuple[ServerRecord, ...]:
-    """Each server impl (`declared` maps its name to its declared model): the model observed last."""
+    """Each server impl (`declared` maps its name to its declared model): the model observed last,
+    and the restarts its items' traces show."""
     found = []
     for impl, model in declared.items():
         seen = [item.observed_model for item in items if item.impl == impl and item.observed_model]
@@ -197,5 +199,21 @@ def servers(
         matches = None
         if model is not None and observed is not None:
             matches = Observed(observed.kind) in DECLARED[model][0]
-        found.append(ServerRecord(impl, model.value if model is not None else None, observed, matches))
+        causes = Counter(
+            event.what.op
+            for item in items
+            if item.impl == impl
+            for event in item.trace
+            if event.what.kind is Kind.RESTART and event.what.outcome == RESTARTED
+        )
+        found.append(
+            ServerRecord(
+                impl,
+                model.value if model is not None else None,
+                observed,
+                matches,
+                sum(causes.values()),
+                dict(sorted(causes.items())),
+            )
+        )
     return tuple(found)

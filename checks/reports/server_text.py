@@ -8,13 +8,15 @@ Rules of this module:
 - a behaviour that could not run because the server is not there was not
   reached: its text says so, with the problem;
 - the summary names, per server, the model observed with its evidence, the
-  model declared, and how the server was stopped.
+  model declared, how the server was stopped, and how often it was restarted
+  between behaviours and why.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from sockspec.judging.events import What, describe
 from sockspec.judging.verdict import Verdict
 from sockspec.language.model import Behaviour, Family
 from sockspec.reports.record import ServerRecord
@@ -57,3 +59,35 @@ def model_lines(
     matches = None if declared is None or inference is None else not check_declared(declared, inference)
     observed = observed_model(inference) if inference is not None else None
     return render_server(ServerRecord(impl, declared.value if declared else None, observed, matches))
+
+
+#: A restart's cause (sockspec.servers.live.Cause's value) -> why, in the summary.
+RESTART_WORDS: dict[str, str] = {
+    "failed": "after a behaviour failed",
+    "errored": "after a behaviour errored",
+    "exited": "after it exited",
+    "unsettled": "when it did not settle after a behaviour",
+    "each": 'before each behaviour (restart = "each")',
+}
+
+
+def restart_lines(impl: str, causes: Mapping[str, int], refused: What | None = None) -> list[str]:
+    """How often a server was restarted between behaviours, and why (`causes`: cause -> count);
+    `refused`: the first restart called for that could not be done (a server given by address)."""
+    lines = []
+    total = sum(causes.values())
+    if total:
+        why = ", ".join(
+            f"{count} {RESTART_WORDS.get(cause, cause)}" for cause, count in sorted(causes.items(), key=_most)
+        )
+        lines.append(
+            f"{impl}: restarted {total} time{'' if total == 1 else 's'}: {why} "
+            "(the next behaviour's timeline starts with the reason)"
+        )
+    if refused is not None:
+        lines.append(f"{impl}: {describe(refused)}")
+    return lines
+
+
+def _most(pair: tuple[str, int]) -> tuple[int, str]:
+    return -pair[1], pair[0]

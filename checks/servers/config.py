@@ -15,6 +15,9 @@ Rules of this module:
   the key, and says what to write instead: the user's to fix, found before
   anything runs. A file that is not valid TOML, or a [tool.sockspec] table
   that is wrong outside the impl tables, is a ConfigError for every impl;
+- `restart` says when a server sockspec starts is restarted between behaviours
+  (`Restart`; after-failure when not given, for cmd: and reference servers too);
+  a table with an address may only say "never";
 - only loopback addresses are accepted (127.0.0.0/8, ::1, localhost): sockspec
   never connects anywhere else;
 - values only: no process is started and no socket opened here.
@@ -66,6 +69,14 @@ class DeclaredModel(enum.Enum):
     COMPLETION = "completion"
 
 
+class Restart(enum.Enum):
+    """When sockspec restarts a server it started, before a server behaviour runs on it."""
+
+    AFTER_FAILURE = "after-failure"  # after a behaviour failed or errored, or when it did not settle
+    EACH = "each"  # before every behaviour but the first: each runs on a fresh process
+    NEVER = "never"  # one process for the whole run (a server that exits stays gone)
+
+
 PROTOCOLS: dict[str, str] = {"echo": "RFC 862: every byte received is sent back"}
 
 
@@ -90,7 +101,8 @@ class ServerSpec:
     address: (host, port) of a running server, when there is no command;
     port: a fixed port for a command without {port}; None: the checker picks a free one;
     env: extra environment variables, added to the checker's own;
-    cwd: the working directory of the command (None: the directory pytest was started in).
+    cwd: the working directory of the command (None: the directory pytest was started in);
+    restart: when to restart it between behaviours (only a server sockspec starts can be).
     """
 
     name: str
@@ -104,6 +116,7 @@ class ServerSpec:
     stop_timeout: float = DEFAULT_STOP_TIMEOUT
     env: tuple[tuple[str, str], ...] = ()
     cwd: str | None = None
+    restart: Restart = Restart.AFTER_FAILURE
 
     @property
     def started_by_checker(self) -> bool:
@@ -286,6 +299,14 @@ def _server(path: Path, name: str, table: Marked) -> tuple[ServerSpec | None, li
             problems.append(table.problem(("address",), str(exc)))
         if port is not None:
             problems.append(table.problem(("port",), "port goes with a command; the address already has one"))
+    if "address" in raw and raw.get("restart", Restart.NEVER.value) != Restart.NEVER.value:
+        problems.append(
+            table.problem(
+                ("restart",),
+                "sockspec cannot restart a server it did not start: give a command instead of the address, "
+                'or leave restart out (or write restart = "never")',
+            )
+        )
     startup = _seconds(table, "startup_timeout", DEFAULT_STARTUP_TIMEOUT, problems)
     stop = _seconds(table, "stop_timeout", DEFAULT_STOP_TIMEOUT, problems)
     if problems:
@@ -305,6 +326,7 @@ def _server(path: Path, name: str, table: Marked) -> tuple[ServerSpec | None, li
         stop_timeout=stop,
         env=tuple(sorted(raw.get("env", {}).items())),
         cwd=str((base / cwd).resolve()) if cwd is not None else str(base),
+        restart=Restart(raw.get("restart", Restart.AFTER_FAILURE.value)),
     )
     return server, []
 

@@ -1,29 +1,42 @@
 """One server impl during one run: started on first use, shared by its behaviours, stopped at the end.
 
 Rules of this module:
-- a server given by command is started once, lazily, by the first behaviour
-  that needs it, and stopped by `stop` (the plugin calls it when the session
+- a server given by command is started lazily, by the first behaviour that
+  needs it, and stopped by `stop` (the plugin calls it when the session
   finishes, also after a failure or Ctrl-C; process.py's atexit hook is the
   last resort);
 - a start that fails is remembered: later behaviours fail at once with the
   same reason instead of starting the server again and again;
-- a server that exited during the run makes every later behaviour fail with
-  "the server exited (...)" and its last stderr lines, not with a cascade of
-  connection errors;
-- a server given by address is never started or stopped, and cannot be
-  observed: behaviours that need /proc are not applicable to it.
+- with restart = "never", a server that exited during the run makes every
+  later behaviour fail with "the server exited (...)" and its last stderr
+  lines, not with a cascade of connection errors;
+- before each behaviour but the first, `ensure` restarts a server it started
+  as its `restart` policy says (`restart_cause`): after-failure restarts it when
+  the previous behaviour failed or errored, when it exited, or when it did not
+  settle (sockspec.servers.settle: CPU near idle, its connections closed, within
+  a bound); each restarts it every time; never keeps one process, and a server
+  that exited stays gone. A restart is returned as a `Restarted`, for the
+  behaviour's timeline, and kept for the summary; a restart that fails to start
+  is remembered like any failed start;
+- a server given by address is never started, stopped or restarted, and cannot
+  be observed: behaviours that need /proc are not applicable to it; when a
+  restart is called for, that is said once (a `Restarted` that was not done).
 """
 
 from __future__ import annotations
 
+import enum
 import re
 import socket
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from sockspec.judging.events import RESTARTED, Kind, What
 from sockspec.language.model import Family
 from sockspec.language.timing import format_duration
-from sockspec.servers import observe
-from sockspec.servers.config import DeclaredModel, ServerSpec, format_address
+from sockspec.servers import observe, settle
+from sockspec.servers.config import DeclaredModel, Restart, ServerSpec, format_address
 from sockspec.servers.process import Ending, ServerProcess, StartError, describe_exit
 
 PROBE_TIMEOUT = 2.0
@@ -32,6 +45,82 @@ IPV6_LOOPBACK = "::1"
 
 class ServerUnavailable(Exception):
     """The server cannot be used for this behaviour (it did not start, or it exited): its fault."""
+
+
+class Result(enum.Enum):
+    """How a behaviour went on a server, as far as restarting it goes."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERRORED = "errored"  # the behaviour did not come to a verdict (a checker error, Ctrl-C)
+
+
+@dataclass(frozen=True)
+class Previous:
+    """The behaviour that ran last on a server, and how it went."""
+
+    behaviour: str
+    result: Result
+
+
+class Cause(enum.Enum):
+    """Why a server is restarted before a behaviour."""
+
+    FAILED = "failed"
+    ERRORED = "errored"
+    EXITED = "exited"
+    UNSETTLED = "unsettled"
+    EACH = "each"
+
+
+#: How the previous behaviour went -> the cause of a restart under after-failure.
+AFTER: dict[Result, Cause | None] = {
+    Result.PASSED: None,
+    Result.FAILED: Cause.FAILED,
+    Result.ERRORED: Cause.ERRORED,
+}
+#: What `restart_cause` answers when a restart waits on whether the server settles.
+SETTLE = "settle"
+
+
+def restart_cause(policy: Restart, previous: Previous | None, exited: bool) -> Cause | str | None:
+    """Why the server is restarted before the next behaviour: a `Cause`, SETTLE when that
+    depends on whether it settles (after a behaviour that passed), or None (no restart)."""
+    if policy is Restart.NEVER:
+        return None
+    if exited:
+        return Cause.EXITED
+    if previous is None:
+        return None  # nothing ran on this process yet
+    if policy is Restart.EACH:
+        return Cause.EACH
+    return AFTER[previous.result] or SETTLE
+
+
+@dataclass(frozen=True)
+class Restarted:
+    """A restart before a behaviour: why, after which behaviour, and whether it was done (a server
+    given by address cannot be). `exit` says how it had ended (EXITED); `unsettled` how it was
+    when it did not settle (UNSETTLED)."""
+
+    cause: Cause
+    previous: str
+    done: bool = True
+    exit: str = ""
+    unsettled: settle.Unsettled | None = None
+
+    def what(self, name: str) -> What:
+        """The restart as a trace event's fields."""
+        refused = f"not restarted ({name} is given by address: sockspec did not start it)"
+        outcome = RESTARTED if self.done else refused
+        return What(
+            Kind.RESTART,
+            self.cause.value,
+            args=self.previous,
+            outcome=outcome,
+            note=self.exit,
+            values=self.unsettled.values() if self.unsettled is not None else (),
+        )
 
 
 class LiveServer:
@@ -46,6 +135,9 @@ class LiveServer:
         self.problem: str | None = None
         self.started_in: float | None = None
         self.ending: Ending | None = None
+        self.retired: list[Ending] = []  # how each process ended that a restart replaced
+        self.restarts: list[Restarted] = []
+        self._own_sockets: frozenset[int] = frozenset()  # the sockets it held once it listened
         self._ipv6: bool | None = None
         self._reachable = False
 
@@ -85,22 +177,54 @@ class LiveServer:
 
     # -- start and health ------------------------------------------------------
 
-    def ensure(self) -> None:
-        """Make sure the server is up for the next behaviour; raise ServerUnavailable when it is not."""
+    def ensure(self, previous: Previous | None = None) -> Restarted | None:
+        """Make sure the server is up for the next behaviour, restarted when its policy says so
+        (`previous` is the behaviour that ran on it last); raise ServerUnavailable when it is not."""
         if self.problem is not None:
             first = re.split(r"; (?:its last stderr lines|it wrote nothing)", self.problem)[0]
             shown = " (its output is shown under the first failure)" if self.process is not None else ""
             raise ServerUnavailable(f"{self.name} is not available in this run: {first}{shown}")
-        if self.spec.started_by_checker:
-            if self.process is None:
-                self._start()
-            assert self.process is not None
-            code = self.process.returncode()
-            if code is not None:
-                self.problem = f"the server exited ({describe_exit(code)}); {self.process.output_note()}"
-                raise ServerUnavailable(f"{self.name} is not available: {self.problem}")
-        elif not self._reachable:
-            self._probe()
+        if not self.spec.started_by_checker:
+            if not self._reachable:
+                self._probe()
+            return self._cannot_restart(previous)
+        if self.process is None:
+            self._start()
+            return None
+        restarted = self._restart_for(previous)
+        if restarted is not None:
+            self._restart()
+            self.restarts.append(restarted)
+        return restarted
+
+    def _restart_for(self, previous: Previous | None) -> Restarted | None:
+        """Why the process is to be replaced before the next behaviour (None: it is not)."""
+        assert self.process is not None
+        code = self.process.returncode()
+        after = previous.behaviour if previous is not None else ""
+        cause = restart_cause(self.spec.restart, previous, code is not None)
+        unsettled = None
+        if cause == SETTLE:
+            unsettled = self.wait_settled()
+            code = self.process.returncode()  # it may have exited while it was looked at
+            cause = Cause.EXITED if code is not None else Cause.UNSETTLED if unsettled is not None else None
+        if isinstance(cause, Cause):
+            ended = f"exited ({describe_exit(code)})" if code is not None else ""
+            return Restarted(cause, after, exit=ended, unsettled=unsettled)
+        if code is not None:  # restart = "never": a server that exited stays gone
+            self.problem = f"the server exited ({describe_exit(code)}); {self.process.output_note()}"
+            raise ServerUnavailable(f"{self.name} is not available: {self.problem}")
+        return None
+
+    def _cannot_restart(self, previous: Previous | None) -> Restarted | None:
+        """The first time a server given by address would be restarted: a restart not done."""
+        cause = restart_cause(self.spec.restart, previous, exited=False)
+        if not isinstance(cause, Cause) or any(not restart.done for restart in self.restarts):
+            return None
+        assert previous is not None
+        restarted = Restarted(cause, previous.behaviour, done=False)
+        self.restarts.append(restarted)
+        return restarted
 
     def _start(self) -> None:
         self.process = ServerProcess(self.spec, self.invocation_dir)
@@ -111,6 +235,36 @@ class LiveServer:
             self.problem = str(exc)
             self.ending = self.process.stop()
             raise ServerUnavailable(self.problem) from None
+        if "proc" in self.capabilities:
+            self._own_sockets = frozenset(settle.held_by(self.process.observe(0.0, waits=False)))
+
+    def _restart(self) -> None:
+        """Stop the process (its output goes with it) and start a new one."""
+        assert self.process is not None
+        self.retired.append(self.process.stop())
+        self.process.remove_output()
+        self.process = None
+        self.started_in = None
+        self._ipv6 = None
+        self._start()
+
+    def wait_settled(self, limit: float = settle.SETTLE_LIMIT) -> settle.Unsettled | None:
+        """Wait until the server settles (None), at most `limit` seconds; else how it was then.
+        A server that cannot be observed is taken as settled."""
+        if self.process is None or "proc" not in self.capabilities:
+            return None
+        started = time.monotonic()
+        samples: list[settle.Sample] = []
+        ticks = observe.clock_ticks()
+        while True:
+            now = time.monotonic()
+            snapshot = self.process.observe(now - started, waits=False)
+            samples.append(settle.sample(snapshot, self._own_sockets))
+            found = settle.judge(samples, ticks)
+            if found is None or now - started >= limit:
+                return found
+            # The first judgement needs a whole window; after it, the window slides.
+            time.sleep(max(settle.POLL_INTERVAL, started + settle.WINDOW - time.monotonic()))
 
     def _probe(self) -> None:
         host, port = self.address(Family.TCP4)
@@ -193,6 +347,12 @@ class LiveServer:
         return lines
 
     # -- stop ----------------------------------------------------------------------
+
+    @property
+    def leftovers(self) -> tuple[int, ...]:
+        """Processes it started that could not be ended, of every process a restart replaced too."""
+        endings = [*self.retired, *([self.ending] if self.ending is not None else [])]
+        return tuple(pid for ending in endings for pid in ending.leftovers)
 
     def stop(self) -> Ending | None:
         """Stop the server and everything it started (no-op for one given by address)."""

@@ -173,7 +173,7 @@ FAULTY_SERVERS: tuple[FaultyServer, ...] = (
         breaks={
             "server.observe.no-leak": ("open descriptors",),
             "server.connections.churn": ("the server exited (exit code 1) during this behaviour",),
-            "server.reset.survives": ("the server is not available", "the server exited (exit code 1)"),
+            "server.concurrency.many-clients": ("the server exited (exit code 1) during this behaviour",),
         },
         model="thread-per-client",
     ),

@@ -1,4 +1,4 @@
-"""Leaks a descriptor per connection: it shuts each connection down but never closes it (limit: 400)."""
+"""Leaks a descriptor per connection: it shuts each connection down but never closes it (limit: 80)."""
 
 import resource
 import socket
@@ -19,5 +19,5 @@ def serve(conn: socket.socket) -> None:
 
 
 if __name__ == "__main__":
-    resource.setrlimit(resource.RLIMIT_NOFILE, (400, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (80, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
     _listen.thread_per_client(serve)  # its accept raises EMFILE once the descriptors run out
