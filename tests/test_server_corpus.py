@@ -32,6 +32,9 @@ from tests.server_runs import Case, Run, Runs, new_mark, pyproject
 BEHAVIOURS = [behaviour.id for behaviour in of_models(Model.SERVER)]
 DECLARED = "server.model.declared"
 WORKERS = 2
+# The runs start together in one session fixture; under pytest-xdist (--dist loadgroup, set in
+# pyproject.toml) this module's tests share one worker, so no run is started twice.
+pytestmark = pytest.mark.xdist_group("server-runs")
 
 # name -> (command, declared model, the observed model the summary names)
 REFERENCES: dict[str, tuple[tuple[str, ...], str, str]] = {

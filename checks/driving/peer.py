@@ -15,6 +15,7 @@ from __future__ import annotations
 import array
 import fcntl
 import os
+import select
 import socket
 import struct
 import termios
@@ -154,6 +155,13 @@ def unread(sock: socket.socket) -> int:
     count = array.array("i", [0])
     fcntl.ioctl(sock.fileno(), termios.FIONREAD, count)
     return count[0]
+
+
+def hung_up(sock: socket.socket) -> bool:
+    """Whether poll(2) reports POLLHUP or POLLERR on the socket now; consumes nothing."""
+    poller = select.poll()
+    poller.register(sock.fileno(), 0)  # POLLHUP and POLLERR are reported whatever is asked
+    return any(revents & (select.POLLHUP | select.POLLERR) for _fd, revents in poller.poll(0))
 
 
 def pending_error(sock: socket.socket) -> str:

@@ -407,7 +407,10 @@ class DriverRun(StepRun):
         ends = self._ends(step)
         label = f"step {index + 1} (check)"
         if ends.impl is None and (
-            step.unread is not None or step.unread_data is not None or step.so_error is not None
+            step.unread is not None
+            or step.unread_data is not None
+            or step.so_error is not None
+            or step.hung_up is not None
         ):
             raise self.fail(index, step, label, ["the implementation has no connected socket to inspect"])
         limit = self.clock.now() + self.limit(step, SETTLE)
@@ -453,6 +456,8 @@ class DriverRun(StepRun):
             observed.append(("unread_data", step.unread_data, peeked))
         if step.peer_unread is not None and ends.peer is not None:
             observed.append(("peer_unread", step.peer_unread, peer.unread(ends.peer)))
+        if step.hung_up is not None and ends.impl is not None:
+            observed.append(("hung_up", step.hung_up, peer.hung_up(ends.impl)))
         for name in sorted(step.pending):
             observed.append((f"{name} pending", True, not self.pending[name].done.is_set()))
         for name in sorted(step.done):

@@ -324,6 +324,7 @@ class _BehaviourBuilder:
             pending=frozenset(probe.get("pending", ())),
             done=frozenset(probe.get("done", ())),
             so_error=probe.get("so_error"),
+            hung_up=probe.get("hung_up"),
             **common,
         )
 

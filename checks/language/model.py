@@ -221,7 +221,10 @@ class Check:
     done: background calls that have;
     so_error: the implementation socket's pending error (SO_ERROR) as an error
         kind, or 'none'; read once per check, as connect(2) tells a process to
-        learn how a non-blocking connect ended (reading it clears it).
+        learn how a non-blocking connect ended (reading it clears it);
+    hung_up: whether poll(2) reports POLLHUP or POLLERR on the implementation's
+        socket (the connection was reset or is shut down both ways); reading it
+        changes nothing, so a check can wait for a reset to arrive.
     """
 
     origin: Origin
@@ -231,6 +234,7 @@ class Check:
     pending: frozenset[str] = frozenset()
     done: frozenset[str] = frozenset()
     so_error: str | None = None
+    hung_up: bool | None = None
     conn: int = 1
     name: str | None = None
     after: float = 0.0
