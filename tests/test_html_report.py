@@ -391,7 +391,8 @@ def test_report_of_a_real_run_in_headless_chromium(pytester: pytest.Pytester, tm
     link = rows[first].one("td", data_impl=faulty).all("a", "mark")[0]
     section = document.one("section", "item", id=link.attrs["href"].removeprefix("#"))
     assert (section.attrs["data-behaviour"], section.attrs["data-impl"]) == (first, faulty)
-    assert PollingRecv.breaks[first] in section.text()
+    phrase = PollingRecv.breaks[first]
+    assert any(one in section.text() for one in ((phrase,) if isinstance(phrase, str) else phrase))
     svg = section.one("svg", "timeline")
     actors = {event.attrs["data-actor"] for event in svg.all("g", "event")}
     assert {"impl", "peer", "checker"} <= actors
