@@ -54,6 +54,7 @@ class PollingRecv(FaultyDriver):
         "blocking.recv.eof-wakes": "not before 'fin'",
         "blocking.recv.waitall-waits-for-count": "not before 'second'",
         "nonblocking.recv.dontwait-one-call": "not before 'send'",  # its blocking recv(1024) of b'later'
+        "blocking.shutdown.wakes-blocked-recv": "expected it to take at least 90.0 ms",
     }
 
     def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
@@ -160,6 +161,7 @@ class EofAsWouldBlock(FaultyDriver):
         "blocking.recv.eof-wakes": "observed error would_block",
         "blocking.recv.data-before-eof": "observed error would_block",
         "nonblocking.recv.eof-not-would-block": "observed error would_block",
+        "blocking.shutdown.wakes-blocked-recv": "observed error would_block",
     }
 
     def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
@@ -430,6 +432,35 @@ class WaitingConnect(FaultyDriver):
             raise OSError(error, os.strerror(error))
 
 
+class DrainingClose(FaultyDriver):
+    """A close that first reads and discards the unread bytes, so the peer sees EOF instead of a reset."""
+
+    name = "faulty-draining-close"
+    breaks = {
+        "blocking.close.unread-resets": "expected error reset, observed EOF",
+    }
+
+    def close(self, sock: socket.socket) -> None:
+        try:
+            while sock.recv(65536, socket.MSG_DONTWAIT):
+                pass
+        except OSError:
+            pass
+        super().close(sock)
+
+
+class WriteOnlyShutdown(FaultyDriver):
+    """A shutdown that only ever shuts the writing half, so a recv blocked on the socket is not woken."""
+
+    name = "faulty-write-only-shutdown"
+    breaks = {
+        "blocking.shutdown.wakes-blocked-recv": "still blocked",
+    }
+
+    def shutdown(self, sock: socket.socket, how: int) -> None:
+        super().shutdown(sock, socket.SHUT_WR)
+
+
 FAULTY: tuple[type[FaultyDriver], ...] = (
     PollingRecv,
     WaitForFullRecv,
@@ -454,4 +485,6 @@ FAULTY: tuple[type[FaultyDriver], ...] = (
     AllOrNothingSend,
     DrainingAccept,
     WaitingConnect,
+    DrainingClose,
+    WriteOnlyShutdown,
 )

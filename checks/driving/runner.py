@@ -387,8 +387,14 @@ class DriverRun(StepRun):
         except peer.PeerError as exc:
             raise self.fail(index, step, label, [f"the peer cannot do this: {exc}"]) from None
         except OSError as exc:
-            failed = _failed(started, self.clock.now(), exc, None)
-            self.record(actor, _result(Kind.RETURN, step.action, None, failed), index, at=failed.ended)
+            ended = self.clock.now()
+            failed = _failed(started, ended, exc, None)
+            self.record(actor, _result(Kind.RETURN, step.action, None, failed), index, at=ended)
+            if step.action in {"read", "steal"} and step.expect is not None:  # an error it expects
+                mismatches = judging.assess(step.expect, failed, self.acted, self.timing)
+                if not mismatches:
+                    return ended
+                raise self.fail(index, step, label, mismatches) from None
             raise self.fail(
                 index, step, label, [f"the {actor}'s {step.action} failed with {classify(exc)} ({exc})"]
             ) from None
