@@ -148,7 +148,9 @@ def test_a_setup_that_is_not_an_id_is_refused_by_the_schema() -> None:
 def _verdict(behaviour: Behaviour, step: int | None, cause: str | None = None) -> Verdict:
     origin = behaviour.steps[step].origin if step is not None else behaviour.origin
     title = f"step {step + 1} (x)" if step is not None else "clean-up"
-    failure = Failure(step, origin, title, ("expected success, observed nothing within 6.000 s",), cause=cause)
+    failure = Failure(
+        step, origin, title, ("expected success, observed nothing within 6.000 s",), cause=cause
+    )
     return Verdict(behaviour, "srv", Family.TCP4, (), failure)
 
 
