@@ -17,12 +17,14 @@ import re
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from sockspec.judging.verdict import Failure
 from sockspec.language.model import Family
 from sockspec.language.timing import Timing
+from sockspec.reports.html import render
 from sockspec.reports.server_text import render_server_failure, stuck_lines
 from sockspec.servers import runner, stacks
 from sockspec.servers.config import DeclaredModel, ServerSpec
@@ -32,6 +34,7 @@ from sockspec.servers.runner import ServerVerdict, run_server_behaviour
 
 from tests.bundled import by_id
 from tests.faulty_servers import FOLDER
+from tests.test_html_report import _record, parse
 
 TIMING = Timing(step_limit=1.0, item_limit=15.0)
 #: The most a capture may add to a failing behaviour (the issue's bound).
@@ -210,3 +213,19 @@ def test_the_failure_text_shows_the_sentence_then_the_stacks_indented() -> None:
         "  stuck:   stuck here",
         "  server output: none",
     ]
+
+
+def test_the_html_report_shows_where_the_server_was_beside_the_timeline() -> None:
+    record = _record()
+    stuck = "the server's only thread was blocked in <sendto>\nprocess 7 (x), 1 thread:\n  thread 7"
+    items = tuple(
+        replace(item, failure=replace(item.failure, stuck=stuck)) if item.failure is not None else item
+        for item in record.items
+    )
+    document = parse(render(replace(record, items=items)))
+    section = document.one("section", "item", data_impl="broken<1>")
+    block = section.one("div", "stuck")
+    assert block.one("p", "mono").text() == "the server's only thread was blocked in <sendto>"
+    assert block.one("pre").text() == "process 7 (x), 1 thread:\n  thread 7"
+    children = [child.tag + "." + " ".join(sorted(child.classes)) for child in section.children]
+    assert children.index("div.stuck") == children.index("div.timeline") + 1
