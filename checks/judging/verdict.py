@@ -26,6 +26,9 @@ class Failure:
     noise could have caused it; the plugin runs the behaviour again to confirm it.
     cause: what the runner saw for itself behind the failure, when it knows one
     that other verdicts may share (e.g. "the server exited (exit code 1)").
+    stuck: where the server was when the client's wait behind the failure ran out, as
+    sockspec.servers.stacks summarises it: one sentence, then the stacks folded, one line each
+    (None when nothing was captured).
     """
 
     step: int | None
@@ -34,6 +37,7 @@ class Failure:
     mismatches: tuple[str, ...]
     late: bool = False
     cause: str | None = None
+    stuck: str | None = None
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,10 @@ class FailureRecord:
     cause: what the checker saw behind the failure that other items may share, e.g.
         "the server exited (exit code 1)", "the server is not available";
     clients_at_once: for a server behaviour, how many of the checker's clients were
-        connected at once when the failing step ran (the step's own included).
+        connected at once when the failing step ran (the step's own included);
+    stuck: for a server behaviour that failed because a client's wait ran out, where the
+        server was at that moment: one sentence, then its threads' stacks folded, one line
+        each (or one line saying why they could not be read).
     """
 
     step: int | None
@@ -81,6 +84,7 @@ class FailureRecord:
     see: str | None = None
     cause: str | None = None
     clients_at_once: int | None = None
+    stuck: str | None = None
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,7 @@ def failure(verdict: Verdict) -> FailureRecord | None:
         see=verdict.not_reached,
         cause=found.cause,
         clients_at_once=at_once,
+        stuck=found.stuck,
     )
 
 

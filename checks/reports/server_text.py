@@ -3,8 +3,9 @@
 Rules of this module:
 - text only: functions take verdicts and strings and return strings; no I/O, no pytest;
 - a server failure reads like any failure (sockspec.reports.terminal: rule, problems,
-  where, source, timeline), then says what the server is doing and shows its last
-  stderr (and stdout) lines;
+  where, source, timeline), then says what the server is doing, where it was stuck
+  when a client's wait ran out (`stuck:`, its first sentence, then its stacks
+  folded and indented below), and shows its last stderr (and stdout) lines;
 - a behaviour that could not run because the server is not there was not
   reached: its text says so, with the problem;
 - the summary names, per server, the model observed with its evidence, the
@@ -28,8 +29,16 @@ from sockspec.servers.infer import Inference, check_declared
 
 def render_server_failure(verdict: Verdict, impl: str, server: str, output: Sequence[str]) -> str:
     lines = [render_failure(verdict, impl), f"  server:  {server}"]
+    if verdict.failure is not None and verdict.failure.stuck:
+        lines.extend(stuck_lines(verdict.failure.stuck))
     lines.extend(f"  {line}" for line in output)
     return "\n".join(lines)
+
+
+def stuck_lines(stuck: str) -> list[str]:
+    """Where the server was stuck: the sentence on the `stuck:` line, the stacks below it."""
+    first, *rest = stuck.splitlines() or [""]
+    return [f"  stuck:   {first}", *(f"           {line}" for line in rest)]
 
 
 def render_unavailable(behaviour: Behaviour, impl: str, family: Family, problem: str) -> str:

@@ -297,6 +297,10 @@ class LiveServer:
         assert self.spec.address is not None
         return self.spec.address[1]
 
+    @property
+    def cwd(self) -> Path | None:
+        return self.process.cwd if self.process is not None else None
+
     def address(self, family: Family) -> tuple[str, int]:
         if family is Family.TCP6:
             return IPV6_LOOPBACK, self.port

@@ -21,7 +21,12 @@ Rules of this module:
   partly ended unserved is checked for a connection cap, and a read that ran out
   of time while bytes kept coming reports the rate, never "missing" bytes;
 - whether the rule was reached (a `setup` step failed) is the verdict's to say,
-  from the failing step (sockspec.judging.verdict).
+  from the failing step (sockspec.judging.verdict);
+- when a step fails because a client's wait ran out (a connect left unanswered, a read
+  that got nothing, stalled or did not complete within its limit), the server is looked
+  inside before anything is cleaned up (sockspec.servers.stacks: each thread's syscall,
+  wait channel and stack, within CAPTURE_BUDGET) and the summary goes on the failure
+  (`Failure.stuck`); a passing behaviour, or a failure of anything else, captures nothing.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from sockspec.judging import judge as judging
@@ -45,6 +51,7 @@ from sockspec.servers import diagnose
 from sockspec.servers import infer as inferring
 from sockspec.servers import listeners as listening
 from sockspec.servers import observe as observing
+from sockspec.servers import stacks as stacking
 from sockspec.servers.clients import ClientError, ClientPool, View, ensure_descriptors
 from sockspec.servers.config import DeclaredModel
 from sockspec.servers.observe import Snapshot
@@ -60,6 +67,7 @@ DEFAULT_SETTLE_LIMIT = 1.0
 SALVAGE_WINDOW = 0.5
 EXIT_GRACE = 0.3  # after a failure: time for a crashing server to finish exiting, so the report says so
 QUEUE_SAMPLE = 0.2  # between two looks at the accept queue, to see whether the server accepts
+CAPTURE_BUDGET = stacking.DEFAULT_BUDGET  # looking inside a stuck server, at most this long (seconds)
 FAMILIES: dict[Family, socket.AddressFamily] = {Family.TCP4: socket.AF_INET, Family.TCP6: socket.AF_INET6}
 
 
@@ -68,6 +76,10 @@ class ServerTarget(Protocol):
 
     name: str
     declared: DeclaredModel | None
+
+    @property
+    def cwd(self) -> Path | None:
+        """The server's working directory, when sockspec started it (else None)."""
 
     def address(self, family: Family) -> tuple[str, int]:
         """Where to connect over `family`."""
@@ -146,6 +158,7 @@ class ServerRun(StepRun):
         self.snapshots: dict[str, Snapshot] = {}
         self.inferences: list[inferring.Inference] = []
         self.pool: ClientPool | None = None
+        self.wait_ran_out = False  # the current client step's wait for the server ran out
 
     # -- the whole run -------------------------------------------------------
 
@@ -169,8 +182,23 @@ class ServerRun(StepRun):
             )
 
     def failed(self, failure: Failure) -> Failure:
+        if self.wait_ran_out and failure.step == self.index:
+            failure = dataclasses.replace(failure, stuck=self._where_stuck())
         self._observe_anyway(failure)
         return failure
+
+    def _where_stuck(self) -> str:
+        """Where the server's threads are now, while its clients still wait: the summary of
+        sockspec.servers.stacks, or one line saying why it could not be taken."""
+        snap = self.target.observe(self.clock.now())
+        cwd = self.target.cwd
+        if snap is None or cwd is None:
+            return (
+                "not captured: the server's threads cannot be read "
+                "(sockspec did not start it, or /proc is missing)"
+            )
+        taken = stacking.capture([process.pid for process in snap.processes], cwd, CAPTURE_BUDGET)
+        return stacking.summarise(taken, cwd)
 
     def clean_up(self) -> list[str]:
         return self.pool.close() if self.pool is not None else []
@@ -238,6 +266,7 @@ class ServerRun(StepRun):
         self.record("client", what, index, at=started)
         if step.name is not None:
             self.acted[step.name] = started
+        self.wait_ran_out = False
         CLIENT_ACTIONS[step.action](self, index, step, labels, self.pool)
         ended = self.clock.now()
         if step.name is not None and step.action in {"read", "connect", "cycle"}:
@@ -313,6 +342,7 @@ class ServerRun(StepRun):
         )
         self.record("client", what, index)
         unanswered = sum(1 for label in labels if pool.view(label).state == "connecting")
+        self.wait_ran_out = unanswered > 0
         self._judge_group(
             index,
             step,
@@ -376,6 +406,7 @@ class ServerRun(StepRun):
                     )
                     notes = []
             observations[label] = (observed, notes)
+            self.wait_ran_out |= _incomplete(view, data, sizes[label])
         if len(labels) == 1:
             observed = observations[labels[0]][0]
             shown = (
@@ -444,6 +475,7 @@ class ServerRun(StepRun):
             began = self.clock.now()
             pool.connect(label, step.rcvbuf, step.sndbuf, max(0.0, deadline - self.clock.now()))
             connected = _connect_observation(pool.view(label), began, self.clock.now())
+            self.wait_ran_out = connected.ended is None
             found: list[str] = []
             if connected.ended is None or connected.error is not None:
                 found = judging.judge(Expectation(ok=True), connected, self.acted, self.timing) or [
@@ -455,9 +487,10 @@ class ServerRun(StepRun):
                 pool.wait_read(
                     {label: len(data)}, max(0.0, deadline - self.clock.now()), self.timing.step_limit
                 )
-                read, extra = _read_observation(
-                    pool.view(label), pool.take(label, len(data)), len(data), began, self.clock.now(), limit
-                )
+                view = pool.view(label)
+                got = pool.take(label, len(data))
+                self.wait_ran_out = _incomplete(view, got, len(data))
+                read, extra = _read_observation(view, got, len(data), began, self.clock.now(), limit)
                 wanted = _expect_for(expect, label)
                 if read.ended is None:
                     found = [
@@ -641,6 +674,11 @@ def _read_size(step: Client, expect: Expectation, label: str) -> int:
         return step.size
     assert expect.data is not None
     return len(_with_client(expect.data, label))
+
+
+def _incomplete(view: View, data: bytes, size: int) -> bool:
+    """The read ran out of time with the connection open: the client was still waiting."""
+    return len(data) < size and not view.eof and view.error is None
 
 
 def _still_arriving(view: View, data: bytes, size: int, before: int, started: float) -> bool:

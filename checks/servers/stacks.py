@@ -28,14 +28,14 @@ Rules of this module:
 - it is bounded: a total time budget (DEFAULT_BUDGET), each tool run with the time left and killed
   past it, processes captured in parallel (MAX_PARALLEL at once); at most MAX_PROCESSES processes,
   MAX_THREADS threads a process, MAX_FRAMES frames a thread, MAX_OUTPUT bytes of a tool's output;
-- it is not wired into the runner yet. The intended call: on a failure of a client's wait, before
-  clean-up, call
+- the server runner (sockspec.servers.runner) calls it when a step fails because a client's
+  wait ran out, before clean-up, with the live server's pids and working directory:
 
       stacks = capture([process.pid for process in server.observe(at).processes], server.cwd)
 
-  with the live server's pids and working directory, and show `summarise(stacks, server.cwd)`
-  under the failure: its first line is one sentence ("the server's only thread was blocked in
-  sendto at server.py:46 in main `s.sendall(data)`"), the folded stacks follow.
+  and puts `summarise(stacks, server.cwd)` on the failure (`Failure.stuck`): its first line is
+  one sentence ("the server's only thread was blocked in sendto at server.py:46 in main
+  `s.sendall(data)`"), the folded stacks follow.
 """
 
 from __future__ import annotations

@@ -13,7 +13,9 @@ Rules of this module:
   their verdict failed only on time are listed with their notes.
 - a behaviour not reached is shown apart from a broken rule (its own mark and
   dashed frame), with the set-up that failed and a link to the behaviour that
-  tests it; the causes of failure follow the servers, as the terminal says them.
+  tests it; the causes of failure follow the servers, as the terminal says them;
+- where a stuck server was (a failure's `stuck`) is shown beside the timeline: its
+  sentence, then its threads' stacks folded, in an open <details>.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from sockspec.reports.html.markup import ms as _ms
 from sockspec.reports.html.markup import step_shown
 from sockspec.reports.record import (
     EventRecord,
+    FailureRecord,
     ItemRecord,
     NotApplicableRecord,
     Outcome,
@@ -506,14 +509,29 @@ def _detail(item: ItemRecord, anchor: str, places: dict[tuple[str, str, str], st
             "to its return (the time it waited); red marks the failing step.</p>"
         )
         lines.append(f'<div class="timeline">{timeline.draw(events, step)}</div>')
+        lines.extend(_stuck(failure))
         lines.extend(_event_table(events, step))
     else:
         lines.append('<p class="note">No trace: nothing ran, or the item failed before its first step.</p>')
+        lines.extend(_stuck(failure))
     if item.text:
         lines.append(
             f"<details><summary>as the terminal shows it</summary><pre>{_e(item.text)}</pre></details>"
         )
     lines.append("</section>")
+    return lines
+
+
+def _stuck(failure: FailureRecord | None) -> list[str]:
+    """Where the server was when the client's wait ran out: the sentence, then the stacks folded."""
+    if failure is None or not failure.stuck:
+        return []
+    first, *rest = failure.stuck.splitlines() or [""]
+    lines = ['<div class="stuck"><h4>Where the server was</h4>', f'<p class="mono">{_e(first)}</p>']
+    if rest:
+        shown = "\n".join(rest)
+        lines.append(f"<details open><summary>its threads' stacks</summary><pre>{_e(shown)}</pre></details>")
+    lines.append("</div>")
     return lines
 
 
