@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from sockspec.servers import diagnose, listeners
+from sockspec.servers import diagnose, listeners, tcptable
 from sockspec.servers.listeners import Listener
 
 # A sock_diag (inet_diag) reply for a socket listening on 127.0.0.1:56851 with listen(2) and
@@ -63,7 +63,7 @@ def test_proc_net_tcp_gives_the_queue_but_not_the_backlog() -> None:
     ("link", "inode"), [("socket:[16033860]", 16033860), ("pipe:[5]", None), ("/dev/null", None)]
 )
 def test_a_descriptor_link_names_a_socket_inode(link: str, inode: int | None) -> None:
-    assert listeners.socket_inode(link) == inode
+    assert tcptable.socket_inode(link) == inode
 
 
 @pytest.fixture

@@ -22,11 +22,12 @@ import pytest
 from sockspec.judging.events import Kind, What, describe
 from sockspec.language.model import Family
 from sockspec.reports.server_text import restart_lines
-from sockspec.servers import settle
+from sockspec.servers import settle, tcptable
 from sockspec.servers.config import Restart, ServerSpec
 from sockspec.servers.live import Cause, LiveServer, Previous, Restarted, Result, restart_cause
 from sockspec.servers.settle import Sample, Sockets, Unsettled
 
+from tests import bundled
 from tests.server_runs import MARK, marked_processes, new_mark, pyproject
 
 PY = sys.executable
@@ -87,7 +88,7 @@ def test_parse_net_tcp_maps_inodes_to_states() -> None:
     ("link", "inode"), [("socket:[12502357]", 12502357), ("pipe:[5]", None), ("/dev/null", None)]
 )
 def test_socket_inode(link: str, inode: int | None) -> None:
-    assert settle.socket_inode(link) == inode
+    assert tcptable.socket_inode(link) == inode
 
 
 def test_classify_counts_connections_and_closed_sockets_still_held() -> None:
@@ -216,7 +217,9 @@ def test_a_server_with_a_connection_open_did_not_settle(tmp_path: Path, mark: st
             took = time.monotonic() - started
         assert restarted is not None and restarted.cause is Cause.UNSETTLED
         assert restarted.unsettled == Unsettled({"ESTABLISHED": 1}, 0, None)
-        assert settle.SETTLE_LIMIT <= took < settle.SETTLE_LIMIT + 2.0
+        # It waited out the settle limit (a lower bound, exact); the upper bound only says it
+        # did not hang (a restart on a loaded machine takes seconds).
+        assert settle.SETTLE_LIMIT <= took < settle.SETTLE_LIMIT + 15.0
     finally:
         server.stop()
         server.remove_output()
@@ -298,7 +301,7 @@ def test_a_restart_shows_in_the_timeline_the_summary_and_the_json_report(pyteste
         "no:cacheprovider",
         "--sockspec-json=report.json",
     )
-    result.assert_outcomes(failed=2, passed=1, deselected=215)
+    result.assert_outcomes(failed=2, passed=1, deselected=bundled.item_count(bundled.BEHAVIOURS) - 3)
     result.stdout.fnmatch_lines(
         [
             "server.echo.large failed on text over tcp4 (server, MUST)",

@@ -21,17 +21,16 @@ Rules of this module:
 
 from __future__ import annotations
 
-import contextlib
-import ipaddress
-import os
 import socket
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sockspec.servers import tcptable
+
 PROC = Path("/proc")
-TCP_LISTEN = 10  # the kernel's TCP_LISTEN state (0A in /proc/net/tcp)
+TCP_LISTEN = tcptable.LISTEN
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
 NLM_F_REQUEST = 0x1
@@ -98,35 +97,13 @@ def parse_inet_diag(data: bytes) -> tuple[list[Listener], bool]:
     return found, False
 
 
-def _hex_address(text: str) -> str:
-    """/proc/net/tcp's address: 32-bit words in the machine's order (little-endian here)."""
-    raw = bytes.fromhex(text)
-    words = b"".join(raw[index : index + 4][::-1] for index in range(0, len(raw), 4))
-    return str(ipaddress.ip_address(words))
-
-
 def parse_net_tcp(text: str) -> list[Listener]:
     """/proc/net/tcp or /proc/net/tcp6 -> its listening sockets (the backlog is unknown there)."""
-    found = []
-    for line in text.splitlines()[1:]:
-        fields = line.split()
-        if len(fields) < 10 or int(fields[3], 16) != TCP_LISTEN:
-            continue
-        host, _, port = fields[1].rpartition(":")
-        _tx_queue, _, rx_queue = fields[4].partition(":")
-        try:
-            found.append(Listener(_hex_address(host), int(port, 16), int(rx_queue, 16), None, int(fields[9])))
-        except ValueError:
-            continue
-    return found
+    return [_listener(row) for row in tcptable.parse(text) if row.state == TCP_LISTEN]
 
 
-def socket_inode(link: str) -> int | None:
-    """A /proc/PID/fd link -> the socket's inode ("socket:[123]" -> 123), None for anything else."""
-    if link.startswith("socket:[") and link.endswith("]"):
-        with contextlib.suppress(ValueError):
-            return int(link[len("socket:[") : -1])
-    return None
+def _listener(row: tcptable.Row) -> Listener:
+    return Listener(row.host, row.port, row.rx_queue, None, row.inode)
 
 
 # -- the thin reader -------------------------------------------------------------
@@ -157,28 +134,7 @@ def _by_sock_diag() -> list[Listener] | None:
 
 
 def _by_proc() -> list[Listener]:
-    found: list[Listener] = []
-    for name in ("tcp", "tcp6"):
-        with contextlib.suppress(OSError):
-            found.extend(parse_net_tcp((PROC / "net" / name).read_text(encoding="ascii", errors="replace")))
-    return found
-
-
-def socket_inodes(pids: Iterable[int]) -> set[int]:
-    """The inodes of the sockets the processes `pids` hold open (those that can be read)."""
-    inodes: set[int] = set()
-    for pid in pids:
-        folder = PROC / str(pid) / "fd"
-        try:
-            entries = os.listdir(folder)
-        except OSError:
-            continue
-        for entry in entries:
-            with contextlib.suppress(OSError):
-                inode = socket_inode(os.readlink(folder / entry))
-                if inode is not None:
-                    inodes.add(inode)
-    return inodes
+    return [_listener(row) for row in tcptable.rows() if row.state == TCP_LISTEN]
 
 
 def listening(port: int, pids: Iterable[int] = ()) -> list[Listener]:
@@ -187,6 +143,6 @@ def listening(port: int, pids: Iterable[int] = ()) -> list[Listener]:
     if everything is None:
         everything = _by_proc()
     on_port = [listener for listener in everything if listener.port == port]
-    held = socket_inodes(pids)
+    held = tcptable.socket_inodes(pids)
     own = [listener for listener in on_port if listener.inode in held]
     return own or on_port

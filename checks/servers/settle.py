@@ -17,65 +17,26 @@ Rules of this module:
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sockspec.servers import observe
+from sockspec.servers import observe, tcptable
 
 PROC = Path("/proc")
-NET_TABLES = ("tcp", "tcp6")
 #: How long a server may take to settle after a behaviour, and how often it is looked at.
 SETTLE_LIMIT = 1.0
 POLL_INTERVAL = 0.025
 #: The window CPU time is judged over, and what counts as near idle (of one core).
 WINDOW = 0.1
 NEAR_IDLE = 0.25
-LISTEN = "LISTEN"
-
-# /proc/net/tcp "st" column -> the state's name (include/net/tcp_states.h).
-TCP_STATES: dict[int, str] = {
-    0x01: "ESTABLISHED",
-    0x02: "SYN_SENT",
-    0x03: "SYN_RECV",
-    0x04: "FIN_WAIT1",
-    0x05: "FIN_WAIT2",
-    0x06: "TIME_WAIT",
-    0x07: "CLOSE",
-    0x08: "CLOSE_WAIT",
-    0x09: "LAST_ACK",
-    0x0A: LISTEN,
-    0x0B: "CLOSING",
-    0x0C: "NEW_SYN_RECV",
-}
+LISTEN = tcptable.STATES[tcptable.LISTEN]
 
 
 def parse_net_tcp(text: str) -> dict[int, str]:
     """/proc/net/tcp or tcp6 -> socket inode -> TCP state name (entries without an inode left out)."""
-    found: dict[int, str] = {}
-    for line in text.splitlines()[1:]:
-        fields = line.split()
-        if len(fields) < 10:
-            continue
-        try:
-            state, inode = int(fields[3], 16), int(fields[9])
-        except ValueError:
-            continue
-        if inode:
-            found[inode] = TCP_STATES.get(state, f"state {state:#04x}")
-    return found
-
-
-def socket_inode(link: str) -> int | None:
-    """The target of a /proc/PID/fd link -> the socket's inode ('socket:[123]' -> 123), else None."""
-    if link.startswith("socket:[") and link.endswith("]"):
-        try:
-            return int(link[len("socket:[") : -1])
-        except ValueError:
-            return None
-    return None
+    return {row.inode: row.state_name for row in tcptable.parse(text) if row.inode}
 
 
 @dataclass(frozen=True)
@@ -161,43 +122,14 @@ def judge(samples: Sequence[Sample], ticks_per_second: int) -> Unsettled | None:
 # -- the thin reader ----------------------------------------------------------
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return ""
-
-
 def tcp_table() -> dict[int, str]:
     """Every TCP socket of this network namespace with an inode: inode -> state."""
-    found: dict[int, str] = {}
-    for name in NET_TABLES:
-        found.update(parse_net_tcp(_read(PROC / "net" / name)))
-    return found
-
-
-def inodes(pids: Iterable[int]) -> set[int]:
-    """The socket inodes the processes `pids` hold (a process that vanished holds none)."""
-    found: set[int] = set()
-    for pid in pids:
-        folder = PROC / str(pid) / "fd"
-        try:
-            entries = os.listdir(folder)
-        except OSError:
-            continue
-        for entry in entries:
-            try:
-                inode = socket_inode(os.readlink(folder / entry))
-            except OSError:
-                continue
-            if inode is not None:
-                found.add(inode)
-    return found
+    return {row.inode: row.state_name for row in tcptable.rows() if row.inode}
 
 
 def held_by(snapshot: observe.Snapshot) -> set[int]:
     """The socket inodes the processes of `snapshot` hold now."""
-    return inodes(process.pid for process in snapshot.processes)
+    return tcptable.socket_inodes(process.pid for process in snapshot.processes)
 
 
 def sample(snapshot: observe.Snapshot, own: Set[int]) -> Sample:
