@@ -11,11 +11,18 @@ Rules of this module:
 - what a schema cannot say is checked here, as code: names that must exist,
   the fields each operation needs (sockspec.language.operations), ids unique
   in a file and across the files of a run (`repeated_ids`, the one check);
+- what the schema lets through but no run can do is refused here too, located
+  like a schema error: bytes written with a character above U+00FF, and
+  values past the bounds below (a file of more than MAX_TEXT characters,
+  numbers past MAX_NUMBER, durations past MAX_DURATION, pattern payloads past
+  MAX_PAYLOAD in all): reading any file takes bounded time and memory, and a
+  file that loads never stops a run with a crash;
 - no I/O beyond reading the spec files; no pytest, no sockets.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -52,6 +59,7 @@ from sockspec.language.validation import (
     Problem,
     format_path,
     load_schema,
+    shown,
     validate,
     validator,
     yaml_document,
@@ -83,6 +91,17 @@ DEFAULT_MODE: dict[Model, Mode | None] = {
     Model.COMPLETION: None,
     Model.SERVER: None,
 }
+
+
+# The bounds of a spec file (see the rules above). A number past MAX_NUMBER is a buffer or a payload
+# no behaviour needs (the corpus's largest is 16 MiB); the pattern payloads are built as the file
+# loads (the corpus's server.yaml holds about 100 MiB of them); a wait past MAX_DURATION is a
+# mistake in the file (and past 292 years, more than sleep() and socket timeouts take).
+MIB = 1024 * 1024
+MAX_TEXT = 1_000_000
+MAX_NUMBER = 64 * MIB
+MAX_PAYLOAD = 256 * MIB
+MAX_DURATION = 3600.0
 
 
 class SpecError(Invalid):
@@ -122,6 +141,7 @@ def _duration_without_unit(error: jsonschema.ValidationError) -> str | None:
         error.validator == "type"
         and isinstance(instance, int | float)
         and not isinstance(instance, bool)
+        and 0 <= instance < math.inf  # (-5 or nan with a unit is no duration either)
         and error.schema == duration
     ):
         return f"{instance!r} is not a duration: give its unit (e.g. {instance}ms)"
@@ -173,6 +193,86 @@ def _crowded_steps(data: Any) -> dict[FieldPath, list[str]]:
             if isinstance(step, dict) and sum(kind in step for kind in STEP_KINDS) > 1:
                 crowded[("behaviours", index, "steps", step_index)] = [str(key) for key in step]
     return crowded
+
+
+def _fields_of(definition: str) -> frozenset[str]:
+    """The names of the fields whose value is `$defs/<definition>` of the schema (or may be)."""
+    reference = f"#/$defs/{definition}"
+    found: set[str] = set()
+
+    def refers(schema: Any) -> bool:
+        options = [*schema.get("oneOf", ()), *schema.get("anyOf", ())] if isinstance(schema, Mapping) else []
+        return isinstance(schema, Mapping) and (schema.get("$ref") == reference or any(map(refers, options)))
+
+    def visit(schema: Any) -> None:
+        if isinstance(schema, Mapping):
+            properties = schema.get("properties", {})
+            found.update(name for name, sub in properties.items() if refers(sub))
+            for sub in schema.values():
+                visit(sub)
+        elif isinstance(schema, list):
+            for sub in schema:
+                visit(sub)
+
+    visit(load_schema(SCHEMA_PATH))
+    return frozenset(found)
+
+
+BYTES_FIELDS = _fields_of("bytes")
+DURATION_FIELDS = _fields_of("duration")
+
+
+def _seconds(text: str) -> float:
+    """The duration in `text`; 0 for a text of the same field name that is no duration."""
+    try:
+        return parse_duration(text)
+    except ValueError:
+        return 0.0
+
+
+def _value_problems(doc: Marked) -> list[Problem]:
+    """What a valid document holds that no run can do (see MAX_NUMBER and the others)."""
+    problems: list[Problem] = []
+    payload = 0
+
+    def field(key: object, value: object, path: FieldPath) -> None:
+        nonlocal payload
+        if key in BYTES_FIELDS and isinstance(value, str):
+            wide = next((char for char in value if ord(char) > 0xFF), None)
+            if wide is not None:
+                utf8 = "".join(f"\\x{byte:02x}" for byte in wide.encode("utf-8", "surrogatepass"))
+                problems.append(
+                    doc.problem(
+                        path,
+                        f"{shown(value)} holds {wide!r}, which is not one byte: each character is a byte "
+                        f'(U+0000..U+00FF); for its UTF-8 write "{utf8}"',
+                    )
+                )
+        elif key in BYTES_FIELDS and isinstance(value, Mapping) and isinstance(value.get("size"), int):
+            before = payload
+            payload += value["size"] if value["size"] <= MAX_NUMBER else 0  # else too large already
+            if payload > MAX_PAYLOAD >= before:
+                message = f"the payloads of this file add up to more than {MAX_PAYLOAD // MIB} MiB"
+                problems.append(doc.problem((*path, "size"), message))
+        elif key in DURATION_FIELDS and isinstance(value, str) and _seconds(value) > MAX_DURATION:
+            problems.append(
+                doc.problem(path, f"{value} is longer than a behaviour may wait: at most {MAX_DURATION:g}s")
+            )
+
+    def visit(value: object, path: FieldPath) -> None:
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                field(key, item, (*path, key))
+                visit(item, (*path, key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                visit(item, (*path, index))
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_NUMBER:
+            bound = f"at most {MAX_NUMBER} ({MAX_NUMBER // MIB} MiB)"
+            problems.append(doc.problem(path, f"{value} is too large: numbers in a spec file are {bound}"))
+
+    visit(doc.data, ())
+    return problems
 
 
 def _bytes(value: str | Mapping[str, int]) -> bytes:
@@ -445,16 +545,24 @@ def _references(raw: Mapping[str, Any], path: FieldPath) -> Iterable[tuple[Field
         yield from _references(option, (*path, "any_of", index))
 
 
+_TOO_LONG = f"a spec file holds at most {MAX_TEXT:,} characters: split this one into several files"
+
+
 def load_text(text: str, file: str) -> SpecFile:
     """Parse and validate one spec file's text; `file` is the name used in messages."""
+    if len(text) > MAX_TEXT:
+        raise SpecError([Problem(file, 1, "", _TOO_LONG)])
     try:
         doc = yaml_document(text, file)
     except Invalid as exc:
         raise SpecError(exc.problems) from None
     if not isinstance(doc.data, dict):
-        raise SpecError([Problem(file, 1, "", "a spec file is a mapping with model, source and behaviours")])
+        empty = "the file holds no YAML document: " if doc.data is None else ""
+        raise SpecError(
+            [Problem(file, 1, "", f"{empty}a spec file is a mapping with model, source and behaviours")]
+        )
     doc = replace(doc, name=_field_names(doc.data))
-    problems = _schema_problems(doc)
+    problems = _schema_problems(doc) or _value_problems(doc)
     if problems:
         raise SpecError(problems)
     data = doc.data
@@ -477,7 +585,8 @@ def load_file(path: Path, display: str | None = None) -> SpecFile:
     """Load one spec file from disk; `display` is the name shown in messages."""
     name = display or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8") as stream:
+            text = stream.read(MAX_TEXT + 1)  # never more: a file of any size is refused at once
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError([Problem(name, 1, "", f"cannot read the spec file: {exc}")]) from None
     return load_text(text, name)

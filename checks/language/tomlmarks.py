@@ -218,6 +218,6 @@ def locate(text: str) -> dict[FieldPath, int]:
     """The 1-based line of each table, key and array item of a TOML document tomllib parsed."""
     scanner = _Scanner(text)
     # Text it cannot follow keeps the lines found so far: messages name the nearest enclosing line.
-    with contextlib.suppress(ValueError, IndexError, tomllib.TOMLDecodeError):
+    with contextlib.suppress(ValueError, IndexError, tomllib.TOMLDecodeError, RecursionError):
         scanner.document()
     return scanner.lines

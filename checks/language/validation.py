@@ -7,8 +7,14 @@ Rules of this module:
   YAML through `yaml_document` (PyYAML's safe loader only; a key given twice
   is a problem), TOML through `toml_document` (tomllib, with the lines found
   by sockspec.language.tomlmarks);
-- `validate` checks a document against a JSON Schema (draft 2020-12) and
-  turns each error into a `Problem`: file, line, field, message. The wording
+- any text is read in bounded time and memory, and whatever it holds is a
+  document or `Invalid`, never another exception: YAML nested more than
+  MAX_DEPTH levels, or whose aliases repeat more than MAX_REPEATED values
+  (a "billion laughs"), is refused at its line; a scalar PyYAML cannot read
+  (`!!int x`, the date 2024-13-45) is a YAML error at its line;
+- `validate` checks a document against a JSON Schema (draft 2020-12, where
+  an integer is a whole number written as one: 3, not 3.0) and turns each
+  error into a `Problem`: file, line, field, message. The wording
   rules are the same for every input (see `_explain`): an unknown field lists
   the fields allowed there (each with its schema `description` when every one
   has one) and suggests a near spelling; a value outside an enum lists the
@@ -138,9 +144,49 @@ class Marked:
         return replace(self, data=data, lines=lines, name=name or format_path)
 
 
-# libyaml's parser when PyYAML was built with it (several times faster), else the pure-Python one;
-# both are safe loaders and both give nodes with their line.
-FAST_LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Bounds on what a document may make sockspec do, so that any file is read in bounded time and
+# memory: how deep mappings and lists nest, and how many values aliases may repeat (a "billion
+# laughs" file repeats billions from a few lines).
+MAX_DEPTH = 50
+MAX_REPEATED = 10_000
+# A text with a YAML error is parsed again by the pure-Python parser only up to this size (its
+# wording is better than libyaml's, but it takes seconds per 100 KB).
+REPARSE_LIMIT = 64 * 1024
+# What PyYAML's constructors raise on a scalar they cannot read (`!!int x`, `!!bool maybe`, a date
+# such as 2024-13-45, an integer of more than 4300 digits, `!!float ""`) instead of a YAMLError.
+SCALAR_ERRORS = (ValueError, TypeError, AttributeError, LookupError, OverflowError)
+
+
+class _ReadableScalars(yaml.constructor.SafeConstructor):
+    """PyYAML's safe constructor, where a scalar it cannot read is a YAML error at its line."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except SCALAR_ERRORS:
+            tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{shown(node.value)} is not a valid {tag}", node.start_mark
+            ) from None
+
+
+class _PureLoader(_ReadableScalars, yaml.SafeLoader):
+    """PyYAML's pure-Python safe loader (it says what it found where the text is wrong)."""
+
+
+try:
+    from yaml import CSafeLoader as _FastBase
+
+    LIBYAML = True
+except ImportError:  # PyYAML built without libyaml
+    from yaml import SafeLoader as _FastBase  # type: ignore[assignment]
+
+    LIBYAML = False
+
+
+class _FastLoader(_ReadableScalars, _FastBase):
+    """libyaml's safe loader when PyYAML was built with it (several times faster), else the
+    pure-Python one; both give nodes with their line."""
 
 
 @dataclass
@@ -148,14 +194,28 @@ class _YamlMarks:
     file: str
     lines: dict[FieldPath, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    seen: set[int] = field(default_factory=set)
+    repeated: int = 0
 
-    def mark(self, node: yaml.Node, path: FieldPath, open_nodes: frozenset[int] = frozenset()) -> None:
-        self.lines[path] = node.start_mark.line + 1
+    def mark(
+        self, node: yaml.Node, path: FieldPath, open_nodes: frozenset[int] = frozenset(), key_line: int = 0
+    ) -> None:
+        line = node.start_mark.line + 1
+        if key_line and isinstance(node, yaml.ScalarNode) and node.start_mark.index == node.end_mark.index:
+            line = key_line  # an empty value (`? key` at the end) is on its key's line; libyaml says the next
+        self.lines[path] = line
         if id(node) in open_nodes:
-            self.problems.append(
-                Problem(self.file, node.start_mark.line + 1, format_path(path), "an alias refers to itself")
-            )
+            self.problems.append(Problem(self.file, line, format_path(path), "an alias refers to itself"))
             return
+        if len(path) > MAX_DEPTH:
+            where = _shown_path(path)
+            raise Invalid([Problem(self.file, line, where, f"nested more than {MAX_DEPTH} levels deep")])
+        if id(node) in self.seen:
+            self.repeated += 1
+            if self.repeated > MAX_REPEATED:
+                message = f"aliases repeat more than {MAX_REPEATED} values: write the values out instead"
+                raise Invalid([Problem(self.file, line, _shown_path(path), message)])
+        self.seen.add(id(node))
         inside = open_nodes | {id(node)}
         if isinstance(node, yaml.MappingNode):
             seen: set[str] = set()
@@ -171,13 +231,19 @@ class _YamlMarks:
                         )
                     )
                 seen.add(key)
-                self.mark(value_node, (*path, key), inside)
+                self.mark(value_node, (*path, key), inside, key_node.start_mark.line + 1)
         elif isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
                 self.mark(item, (*path, index), inside)
 
 
-def _yaml_parse(text: str, file: str, loader: type[yaml.SafeLoader] | type[yaml.CSafeLoader]) -> Marked:
+def _shown_path(path: FieldPath) -> str:
+    """A field path as a message shows it: cut short when it is very long."""
+    text = format_path(path)
+    return text if len(text) <= SHOWN_LIMIT else text[: SHOWN_LIMIT - 3] + "..."
+
+
+def _yaml_parse(text: str, file: str, loader: type[_PureLoader] | type[_FastLoader]) -> Marked:
     reader = loader(text)
     try:
         node = reader.get_single_node()
@@ -192,26 +258,48 @@ def _yaml_parse(text: str, file: str, loader: type[yaml.SafeLoader] | type[yaml.
         reader.dispose()
 
 
+def _yaml_problem(error: Exception, text: str, file: str) -> Problem:
+    """Where and why `text` is not YAML, from the parser's error."""
+    if isinstance(error, yaml.MarkedYAMLError):
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        return Problem(file, line, "", f"not valid YAML: {error.problem or error.context}")
+    if isinstance(error, yaml.reader.ReaderError):
+        line = text.count("\n", 0, error.position) + 1
+        code = error.character if isinstance(error.character, int) else ord(error.character)
+        return Problem(file, line, "", f"not valid YAML: {error.reason} (character #x{code:04x})")
+    if isinstance(error, UnicodeEncodeError):
+        # libyaml reads UTF-8: a lone surrogate cannot even be handed to it
+        line = text.count("\n", 0, error.start) + 1
+        code = ord(text[error.start])
+        return Problem(
+            file, line, "", f"not valid YAML: special characters are not allowed (character #x{code:04x})"
+        )
+    if isinstance(error, RecursionError):
+        return Problem(file, 1, "", f"not valid YAML: nested more than {MAX_DEPTH} levels deep")
+    return Problem(file, 1, "", f"not valid YAML: {error}")
+
+
 def yaml_document(text: str, file: str) -> Marked:
     """The YAML document in `text`, with its lines; `Invalid` when it is not valid YAML,
-    gives a key twice in one mapping, or holds an alias to itself."""
+    gives a key twice in one mapping, holds an alias to itself, nests more than MAX_DEPTH
+    levels, or repeats more than MAX_REPEATED values through aliases."""
+    error: Exception
     try:
-        return _yaml_parse(text, file, FAST_LOADER)
-    except yaml.YAMLError:
-        pass  # the pure-Python parser says what it found ("but got ':'"): parse again for that
-    try:
-        return _yaml_parse(text, file, yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        raise Invalid([Problem(file, line, "", f"not valid YAML: {exc.problem or exc.context}")]) from None
-    except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, exc.position) + 1
-        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
-        problem = Problem(file, line, "", f"not valid YAML: {exc.reason} (character #x{code:04x})")
-        raise Invalid([problem]) from None
-    except yaml.YAMLError as exc:
-        raise Invalid([Problem(file, 1, "", f"not valid YAML: {exc}")]) from None
+        return _yaml_parse(text, file, _FastLoader)
+    except (yaml.YAMLError, UnicodeEncodeError, RecursionError) as exc:
+        error = exc
+    # (libyaml's own limit on nesting is past what Python's stack lets the pure parser reach)
+    nested = isinstance(error, yaml.MarkedYAMLError) and "nesting depth" in str(error.problem)
+    if LIBYAML and len(text) <= REPARSE_LIMIT and not nested:
+        # the pure-Python parser says what it found ("but got ':'"): parse again for that
+        try:
+            return _yaml_parse(text, file, _PureLoader)
+        except yaml.YAMLError as exc:
+            error = exc
+        except RecursionError:
+            pass  # nested deeper than Python's stack allows: libyaml's error says so
+    raise Invalid([_yaml_problem(error, text, file)]) from None
 
 
 _TOML_LINE = re.compile(r"\(at line (?P<line>[0-9]+), column [0-9]+\)$")
@@ -226,6 +314,10 @@ def toml_document(text: str, file: str) -> Marked:
         found = _TOML_LINE.search(str(exc))
         line = int(found["line"]) if found else max(1, len(text.splitlines()))
         raise Invalid([Problem(file, line, "", f"not valid TOML: {exc}")]) from None
+    except RecursionError:  # tomllib reads nested arrays and inline tables by recursion
+        raise Invalid(
+            [Problem(file, 1, "", "cannot read it: arrays or inline tables nested too deep")]
+        ) from None
     return Marked(file, data, tomlmarks.locate(text), type_words=TOML_TYPE_WORDS)
 
 
@@ -254,13 +346,26 @@ def load_schema(path: Path) -> Mapping[str, Any]:
     return types.MappingProxyType(loaded)
 
 
+def _whole_number(checker: jsonschema.TypeChecker, instance: object) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+# Draft 2020-12, where "integer" is a whole number written as one: 3, not 3.0 (JSON Schema counts
+# 3.0 as an integer, and a float where a count or a port goes would reach the code as a float).
+_extend: Any = jsonschema.validators.extend  # (untyped in types-jsonschema)
+_Draft202012 = _extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _whole_number),
+)
+
+
 @cache
 def validator(path: Path, definition: str | None = None) -> jsonschema.Draft202012Validator:
     """A validator for the schema in `path`, or for its `$defs/<definition>` alone."""
     schema = load_schema(path)
     if definition is not None:
         schema = {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"}
-    return jsonschema.Draft202012Validator(dict(schema))
+    return cast(jsonschema.Draft202012Validator, _Draft202012(dict(schema)))
 
 
 # A caller's own wording for some schema errors: the message for the error's field, or None.

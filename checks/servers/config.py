@@ -28,6 +28,7 @@ from __future__ import annotations
 import enum
 import ipaddress
 import json
+import math
 import re
 import shlex
 import tomllib
@@ -56,6 +57,8 @@ CMD_PREFIX = "cmd:"
 TCP_PREFIX = "tcp://"
 DEFAULT_STARTUP_TIMEOUT = 10.0
 DEFAULT_STOP_TIMEOUT = 3.0
+# The longest startup or stop timeout: longer is a mistake (and past days, more than a wait takes).
+MAX_TIMEOUT = 3600.0
 TABLE = "tool.sockspec.impls"
 RESERVED = "this name is reserved (all, module:Class, cmd:, tcp://)"
 
@@ -270,10 +273,40 @@ def _command(table: Marked, has_port: bool) -> tuple[tuple[str, ...], list[Probl
 
 def _seconds(table: Marked, key: str, default: float, problems: list[Problem]) -> float:
     value = table.data.get(key, default)
-    seconds = parse_duration(value) if isinstance(value, str) else float(value)
-    if seconds <= 0:
+    try:
+        seconds = parse_duration(value) if isinstance(value, str) else float(value)
+    except OverflowError:  # an integer past a float's range
+        seconds = math.inf
+    if math.isnan(seconds):
+        problems.append(table.problem((key,), 'nan is not a duration (write e.g. "10s")'))
+    elif seconds <= 0:
         problems.append(table.problem((key,), "must be more than 0"))
+    elif seconds > MAX_TIMEOUT:
+        problems.append(table.problem((key,), f"must be at most {MAX_TIMEOUT:g}s"))
     return seconds
+
+
+def _unpassable(table: Marked, command: Sequence[str]) -> list[Problem]:
+    """What no process can be given: a NUL character, an environment variable named with '='."""
+    raw: Mapping[str, Any] = table.data
+    listed = isinstance(raw.get("command"), list)
+    env: Mapping[str, str] = raw.get("env", {})
+    texts: list[tuple[tuple[str | int, ...], str]] = [
+        (("command", index) if listed else ("command",), arg) for index, arg in enumerate(command)
+    ]
+    texts.extend((("env", name), name + value) for name, value in env.items())
+    texts.append((("cwd",), raw.get("cwd", "")))
+    problems = [
+        table.problem(path, "holds a NUL character (\\0), which no process can be given")
+        for path, text in texts
+        if "\0" in text
+    ]
+    problems.extend(
+        table.problem(("env", name), "the name of an environment variable cannot be empty or hold '='")
+        for name in env
+        if not name or "=" in name
+    )
+    return problems
 
 
 def _server(path: Path, name: str, table: Marked) -> tuple[ServerSpec | None, list[Problem]]:
@@ -309,6 +342,7 @@ def _server(path: Path, name: str, table: Marked) -> tuple[ServerSpec | None, li
         )
     startup = _seconds(table, "startup_timeout", DEFAULT_STARTUP_TIMEOUT, problems)
     stop = _seconds(table, "stop_timeout", DEFAULT_STOP_TIMEOUT, problems)
+    problems.extend(_unpassable(table, command))
     if problems:
         return None, problems
     model = raw.get("model")
@@ -379,7 +413,7 @@ def has_sockspec_table(path: Path) -> bool:
         return False
     try:
         return _tool_table(tomllib.loads(text)) is not None
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return (
             "[tool.sockspec" in text
         )  # broken TOML that means to configure sockspec: load_pyproject says why
