@@ -167,7 +167,13 @@ class Recorder:
         }
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if exitstatus == pytest.ExitCode.INTERRUPTED:
+        if exitstatus == pytest.ExitCode.INTERRUPTED and session.testsfailed and not self.state.records:
+            # pytest stops before running anything when a spec file could not be collected.
+            self.stopped = (
+                f"stopped: {session.testsfailed} spec file(s) could not be loaded (see the errors above); "
+                "nothing ran"
+            )
+        elif exitstatus == pytest.ExitCode.INTERRUPTED:
             self.stopped = "interrupted (Ctrl-C): the items that had not run are missing"
         elif session.shouldfail or session.shouldstop:
             why = session.shouldfail or session.shouldstop
