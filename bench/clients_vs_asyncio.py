@@ -1,7 +1,7 @@
 """Benchmark: the checker's clients against a bare asyncio client, same server, same run.
 
 Prints figures; asserts nothing. Compiles a small C epoll echo server with gcc into a
-temporary folder (one thread, level-triggered epoll, listen backlog SOMAXCONN), raises
+temporary folder (one thread, level-triggered epoll, listen backlog --backlog), raises
 RLIMIT_NOFILE's soft limit to the hard one, then times, against that one server:
 
 (a) a bare asyncio client (in a child process, so its memory is not the checker's):
@@ -13,7 +13,7 @@ RLIMIT_NOFILE's soft limit to the hard one, then times, against that one server:
 Prints both times, the ratio (b)/(a), whether the behaviour passed, and the checker's
 peak RSS (ru_maxrss of this process, which only ran (b)).
 
-Usage: python bench/clients_vs_asyncio.py [--clients 10000] [--rounds 1] [--profile FILE]
+Usage: python bench/clients_vs_asyncio.py [--clients 10000] [--rounds 1] [--backlog 4096] [--profile FILE]
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ int main(int argc, char **argv) {
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(lfd, (struct sockaddr *)&addr, sizeof addr) || listen(lfd, SOMAXCONN)) {
+    if (bind(lfd, (struct sockaddr *)&addr, sizeof addr) || listen(lfd, atoi(argv[2]))) {
         perror("bind/listen");
         return 1;
     }
@@ -143,7 +143,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_server(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(folder: Path, backlog: int) -> tuple[subprocess.Popen[bytes], int]:
     source = folder / "echo.c"
     source.write_text(SERVER_C)
     binary = folder / "echo"
@@ -151,7 +151,7 @@ def start_server(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     process = subprocess.Popen(
-        ["sh", "-c", f'ulimit -n {hard} && exec "$0" "$1"', str(binary), str(port)],
+        ["sh", "-c", f'ulimit -n {hard} && exec "$0" "$1" "$2"', str(binary), str(port), str(backlog)],
         stdout=subprocess.PIPE,
     )
     assert process.stdout is not None
@@ -206,6 +206,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--backlog", type=int, default=4096, help="the server's listen backlog")
     parser.add_argument("--profile", help="write a cProfile of the checker's run to this file")
     parser.add_argument("--asyncio-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -214,10 +215,13 @@ def main() -> None:
         print(asyncio.run(asyncio_clients(args.asyncio_child, args.clients)))
         return
     with tempfile.TemporaryDirectory(prefix="sockspec-bench-") as folder:
-        server, port = start_server(Path(folder))
+        server, port = start_server(Path(folder), args.backlog)
         try:
             cores = os.cpu_count()
-            print(f"server: C epoll echo (gcc -O2), port {port}; RLIMIT_NOFILE {hard}; {cores} cores")
+            print(
+                f"server: C epoll echo (gcc -O2), port {port}, backlog {args.backlog}; "
+                f"RLIMIT_NOFILE {hard}; {cores} cores"
+            )
             for round_ in range(1, args.rounds + 1):
                 bare = run_asyncio_child(port, args.clients)
                 time.sleep(0.5)

@@ -1,7 +1,10 @@
 """The checker's clients of a server under test: many connections, one I/O thread.
 
 Rules of this module:
-- a client connects on the timeline's thread (bounded by the step's limit);
+- a client connects on the timeline's thread (bounded by the step's limit); a
+  group's connects overlap, at most CONNECTS_IN_FLIGHT unanswered at a time, so a
+  SYN the server's full accept queue dropped (answered only by the kernel's
+  retransmission, a second later) delays that client, not the rest of the group;
   from then on its socket is non-blocking and touched only by the pool's own
   I/O thread, a selector loop; the timeline posts commands and waits for
   conditions under one lock, every wait bounded by the caller's limit;
@@ -21,6 +24,7 @@ Rules of this module:
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import resource
 import selectors
@@ -38,6 +42,7 @@ CHUNK = 1 << 18
 READS_PER_EVENT = 8
 JOIN_LIMIT = 2.0
 DESCRIPTOR_MARGIN = 16
+CONNECTS_IN_FLIGHT = 256
 
 Notify = Callable[[str, str], None]
 
@@ -162,12 +167,41 @@ class ClientPool:
             self.wake_write.send(b"\0")
 
     def connect(self, label: str, rcvbuf: int | None, sndbuf: int | None, timeout: float) -> None:
-        """Connect a new client, at most `timeout`; the I/O thread takes the socket over once connected.
+        """Connect a new client, at most `timeout`; the I/O thread takes the socket over once connected."""
+        self.connect_group([label], rcvbuf, sndbuf, timeout)
 
-        The connect runs on the caller's thread (on loopback it takes microseconds when
-        the server's backlog has room), so a group connects one client after another,
-        quickly, without filling a small backlog all at once. A client still unanswered
-        at `timeout` stays 'connecting', with no socket."""
+    def connect_group(
+        self, labels: list[str], rcvbuf: int | None, sndbuf: int | None, timeout: float
+    ) -> None:
+        """Connect new clients, in order, all within `timeout`; the I/O thread takes each over
+        once connected.
+
+        The connects run on the caller's thread, non-blocking, with at most
+        CONNECTS_IN_FLIGHT of them unanswered at a time: on loopback a connect is answered
+        within microseconds while the server's backlog has room, so they seldom overlap;
+        when the backlog is full the kernel drops the SYN and retries it a second later,
+        and the clients after it go on meanwhile. A client still unanswered at `timeout`
+        stays 'connecting', with no socket."""
+        deadline = self.clock.now() + max(timeout, 0.001)
+        waiting: dict[int, tuple[_Client, socket.socket]] = {}
+        with selectors.DefaultSelector() as answers:
+            for label in labels:
+                while len(waiting) >= CONNECTS_IN_FLIGHT and self._answered(answers, waiting, deadline):
+                    pass
+                self._start_connect(label, rcvbuf, sndbuf, answers, waiting)
+            while waiting and self._answered(answers, waiting, deadline):
+                pass
+        for _client, sock in waiting.values():
+            sock.close()
+
+    def _start_connect(
+        self,
+        label: str,
+        rcvbuf: int | None,
+        sndbuf: int | None,
+        answers: selectors.BaseSelector,
+        waiting: dict[int, tuple[_Client, socket.socket]],
+    ) -> None:
         client = _Client(label, self.family, state="connecting")
         with self.condition:
             self.clients[label] = client
@@ -183,19 +217,40 @@ class ClientPool:
             if sndbuf is not None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.settimeout(max(timeout, 0.001))
-            sock.connect(self.address)
             sock.setblocking(False)
-        except TimeoutError:
-            sock.close()
-            return
+            code = sock.connect_ex(self.address)
         except OSError as exc:
-            with self.condition:
-                client.sock = sock
-                self._fail(client, exc, "connect")
+            code = exc.errno or errno.EIO
+        if code in {errno.EINPROGRESS, errno.EALREADY}:
+            waiting[sock.fileno()] = (client, sock)
+            answers.register(sock, selectors.EVENT_WRITE)
             return
+        self._connected(client, sock, code)
+
+    def _answered(
+        self,
+        answers: selectors.BaseSelector,
+        waiting: dict[int, tuple[_Client, socket.socket]],
+        deadline: float,
+    ) -> bool:
+        """Take the connects answered by now, waiting for one at most until `deadline`;
+        False once the deadline passed."""
+        remaining = deadline - self.clock.now()
+        if remaining <= 0:
+            return False
+        for key, _mask in answers.select(remaining):
+            client, sock = waiting.pop(key.fd)
+            answers.unregister(sock)
+            self._connected(client, sock, sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
+        return True
+
+    def _connected(self, client: _Client, sock: socket.socket, code: int) -> None:
+        """A connect's answer: open (code 0), else failed with the error."""
         with self.condition:
             client.sock = sock
+            if code:
+                self._fail(client, OSError(code, os.strerror(code)), "connect")
+                return
             client.state = "open"
             client.connected_at = client.progress_at = self.clock.now()
             self.dirty.add(client)  # the I/O thread registers the new socket

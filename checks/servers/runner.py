@@ -304,8 +304,7 @@ class ServerRun(StepRun):
         limit = self.limit(step)
         deadline = started + limit
         observations: dict[str, tuple[Observation, list[str]]] = {}
-        for label in labels:
-            pool.connect(label, step.rcvbuf, step.sndbuf, max(0.0, deadline - self.clock.now()))
+        pool.connect_group(labels, step.rcvbuf, step.sndbuf, max(0.0, deadline - self.clock.now()))
         now = self.clock.now()
         views = pool.views(labels)
         for label in labels:
