@@ -144,8 +144,9 @@ class ClientPool:
         self.wake_write.setblocking(False)
         self.selector.register(self.wake_read, selectors.EVENT_READ, None)
         self.woken = False  # a wake-up byte is on its way to the I/O thread
-        self.dirty: set[_Client] = set()  # to flush and re-register in the I/O thread's next round
-        self.timed: set[_Client] = set()  # with pieces queued and no EVENT_WRITE wait: due some time
+        # Ordered sets (dicts), so clients are served in the order they changed, as before:
+        self.dirty: dict[_Client, None] = {}  # to flush and re-register in the I/O thread's next round
+        self.timed: dict[_Client, None] = {}  # with pieces queued and no EVENT_WRITE wait: due later
         self.stopping = False
         self.failure: BaseException | None = None
         self.thread = threading.Thread(target=self._loop, name="sockspec-clients", daemon=True)
@@ -253,7 +254,7 @@ class ClientPool:
                 return
             client.state = "open"
             client.connected_at = client.progress_at = self.clock.now()
-            self.dirty.add(client)  # the I/O thread registers the new socket
+            self.dirty[client] = None  # the I/O thread registers the new socket
             self._wake()
 
     def send(self, label: str, data: bytes, fragment: int | None, pause: float) -> None:
@@ -459,8 +460,8 @@ class ClientPool:
         """Flush and re-register the clients that changed, and those with pieces due."""
         now = self.clock.now()
         work = self.dirty
-        self.dirty = set()
-        work.update(client for client in self.timed if client.outbox and client.outbox[0][0] <= now)
+        self.dirty = {}
+        work.update((client, None) for client in self.timed if client.outbox and client.outbox[0][0] <= now)
         for client in work:
             self._flush(client)
             self._register(client)
@@ -469,9 +470,9 @@ class ClientPool:
     def _time(self, client: _Client) -> None:
         """Keep `timed` to the clients whose next piece waits for its time, not for the socket."""
         if client.outbox and client.state == "open" and not client.wants_write:
-            self.timed.add(client)
+            self.timed[client] = None
         else:
-            self.timed.discard(client)
+            self.timed.pop(client, None)
 
     def _next_due(self) -> float | None:
         now = self.clock.now()
@@ -519,7 +520,7 @@ class ClientPool:
         client.detail = f"{doing}: {type(exc).__name__}: {exc}"
         client.error_at = self.clock.now()
         client.outbox.clear()
-        self.timed.discard(client)
+        self.timed.pop(client, None)
         self._forget(client)
         if client.sock is not None:
             client.sock.close()
@@ -538,7 +539,7 @@ class ClientPool:
     def _ready(self, client: _Client, mask: int) -> None:
         if client.sock is None or client.state != "open":
             return
-        self.dirty.add(client)
+        self.dirty[client] = None
         if mask & selectors.EVENT_WRITE:
             client.wants_write = False
         if mask & selectors.EVENT_READ:
@@ -568,7 +569,7 @@ class ClientPool:
             return
         client.outbox.extend(pieces)
         client.queued += sum(len(piece) for _due, piece in pieces)
-        self.dirty.add(client)
+        self.dirty[client] = None
 
     def _flush(self, client: _Client) -> None:
         if client.state != "open" or client.sock is None or client.wants_write:
@@ -601,11 +602,11 @@ class ClientPool:
         client = self.clients[label]
         if client.reading != reading:
             client.reading = reading
-            self.dirty.add(client)
+            self.dirty[client] = None
 
     def _shutdown(self, label: str, how: str) -> None:
         client = self.clients[label]
-        self.dirty.add(client)
+        self.dirty[client] = None
         if how == "write" and client.outbox:
             client.after_flush = "shutdown"
             return
@@ -623,7 +624,7 @@ class ClientPool:
 
     def _close_after_flush(self, label: str) -> None:
         client = self.clients[label]
-        self.dirty.add(client)
+        self.dirty[client] = None
         if client.outbox and client.state == "open":
             client.after_flush = "close"
             return
@@ -639,7 +640,7 @@ class ClientPool:
         self._forget(client)
         client.sock.close()
         client.state = "closed"
-        self.timed.discard(client)
+        self.timed.pop(client, None)
 
     def _reset(self, label: str) -> None:
         client = self.clients[label]
@@ -651,7 +652,7 @@ class ClientPool:
             client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         client.sock.close()
         client.state = "closed"
-        self.timed.discard(client)
+        self.timed.pop(client, None)
 
     def _close_everything(self) -> None:
         for client in self.clients.values():
