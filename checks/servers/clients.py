@@ -1,10 +1,11 @@
 """The checker's clients of a server under test: many connections, one I/O thread.
 
 Rules of this module:
-- a client connects on the timeline's thread (bounded by the step's limit); a
-  group's connects overlap, at most CONNECTS_IN_FLIGHT unanswered at a time, so a
-  SYN the server's full accept queue dropped (answered only by the kernel's
-  retransmission, a second later) delays that client, not the rest of the group;
+- a client connects on the timeline's thread (bounded by the step's limit), a
+  group's clients one after another, paced by the server's answers; a SYN dropped
+  at a briefly full accept queue (answered only by the kernel's retransmission, a
+  second later) delays that client, not the rest of the group, unless
+  CONNECTS_IN_FLIGHT of them wait at once (a queue that stays full);
   from then on its socket is non-blocking and touched only by the pool's own
   I/O thread, a selector loop; the timeline posts commands and waits for
   conditions under one lock, every wait bounded by the caller's limit;
@@ -42,7 +43,8 @@ CHUNK = 1 << 18
 READS_PER_EVENT = 8
 JOIN_LIMIT = 2.0
 DESCRIPTOR_MARGIN = 16
-CONNECTS_IN_FLIGHT = 256
+CONNECTS_IN_FLIGHT = 8
+CONNECT_PACE = 0.002
 
 Notify = Callable[[str, str], None]
 
@@ -177,11 +179,13 @@ class ClientPool:
         """Connect new clients, in order, all within `timeout`; the I/O thread takes each over
         once connected.
 
-        The connects run on the caller's thread, non-blocking, with at most
-        CONNECTS_IN_FLIGHT of them unanswered at a time: on loopback a connect is answered
-        within microseconds while the server's backlog has room, so they seldom overlap;
-        when the backlog is full the kernel drops the SYN and retries it a second later,
-        and the clients after it go on meanwhile. A client still unanswered at `timeout`
+        The connects run on the caller's thread, non-blocking, one after another: each
+        waits up to CONNECT_PACE for its answer (on loopback a connect is answered within
+        microseconds while the server's backlog has room), which gives a server that fell
+        behind time to accept. One still unanswered then had its SYN dropped at a full
+        accept queue, and the kernel retries it a second later: the next clients go on
+        meanwhile, until CONNECTS_IN_FLIGHT wait that way; then the group waits with them,
+        as for a server whose queue stays full. A client still unanswered at `timeout`
         stays 'connecting', with no socket."""
         deadline = self.clock.now() + max(timeout, 0.001)
         waiting: dict[int, tuple[_Client, socket.socket]] = {}
@@ -189,7 +193,10 @@ class ClientPool:
             for label in labels:
                 while len(waiting) >= CONNECTS_IN_FLIGHT and self._answered(answers, waiting, deadline):
                     pass
-                self._start_connect(label, rcvbuf, sndbuf, answers, waiting)
+                started = self._start_connect(label, rcvbuf, sndbuf, answers, waiting)
+                pace = min(deadline, self.clock.now() + CONNECT_PACE)
+                while started in waiting and self._answered(answers, waiting, pace):
+                    pass
             while waiting and self._answered(answers, waiting, deadline):
                 pass
         for _client, sock in waiting.values():
@@ -202,7 +209,8 @@ class ClientPool:
         sndbuf: int | None,
         answers: selectors.BaseSelector,
         waiting: dict[int, tuple[_Client, socket.socket]],
-    ) -> None:
+    ) -> int:
+        """Start one connect; its descriptor while it waits for an answer, else -1."""
         client = _Client(label, self.family, state="connecting")
         with self.condition:
             self.clients[label] = client
@@ -211,7 +219,7 @@ class ClientPool:
         except OSError as exc:
             with self.condition:
                 self._fail(client, exc, "socket")
-            return
+            return -1
         try:
             if rcvbuf is not None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -225,8 +233,9 @@ class ClientPool:
         if code in {errno.EINPROGRESS, errno.EALREADY}:
             waiting[sock.fileno()] = (client, sock)
             answers.register(sock, selectors.EVENT_WRITE)
-            return
+            return sock.fileno()
         self._connected(client, sock, code)
+        return -1
 
     def _answered(
         self,
