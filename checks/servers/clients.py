@@ -1,7 +1,11 @@
 """The checker's clients of a server under test: many connections, one I/O thread.
 
 Rules of this module:
-- a client connects on the timeline's thread (bounded by the step's limit);
+- a client connects on the timeline's thread (bounded by the step's limit), a
+  group's clients one after another, paced by the server's answers; a SYN dropped
+  at a briefly full accept queue (answered only by the kernel's retransmission, a
+  second later) delays that client, not the rest of the group, unless
+  CONNECTS_IN_FLIGHT of them wait at once (a queue that stays full);
   from then on its socket is non-blocking and touched only by the pool's own
   I/O thread, a selector loop; the timeline posts commands and waits for
   conditions under one lock, every wait bounded by the caller's limit;
@@ -11,12 +15,17 @@ Rules of this module:
   when a spec asks for fragments; shutdown and close wait for the queue to
   drain first; reset (SO_LINGER 0, then close) discards it and sends RST;
 - the address is the server impl's, which only ever is a loopback address;
-- `close` ends every connection and joins the thread, whatever state they are in.
+- `close` ends every connection and joins the thread, whatever state they are in;
+- the I/O thread's work per round is proportional to what changed (the clients with
+  events, commands, or pieces due), never to the number of clients, and one wake-up
+  byte stands for any number of posted commands: 10,000 clients cost no more per
+  event than 10.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import resource
 import selectors
@@ -34,6 +43,8 @@ CHUNK = 1 << 18
 READS_PER_EVENT = 8
 JOIN_LIMIT = 2.0
 DESCRIPTOR_MARGIN = 16
+CONNECTS_IN_FLIGHT = 8
+CONNECT_PACE = 0.01
 
 Notify = Callable[[str, str], None]
 
@@ -65,7 +76,7 @@ def _open_descriptors() -> int:
         return 0
 
 
-@dataclass
+@dataclass(eq=False, slots=True)
 class _Client:
     label: str
     family: socket.AddressFamily
@@ -134,6 +145,10 @@ class ClientPool:
         self.wake_read.setblocking(False)
         self.wake_write.setblocking(False)
         self.selector.register(self.wake_read, selectors.EVENT_READ, None)
+        self.woken = False  # a wake-up byte is on its way to the I/O thread
+        # Ordered sets (dicts), so clients are served in the order they changed, as before:
+        self.dirty: dict[_Client, None] = {}  # to flush and re-register in the I/O thread's next round
+        self.timed: dict[_Client, None] = {}  # with pieces queued and no EVENT_WRITE wait: due later
         self.stopping = False
         self.failure: BaseException | None = None
         self.thread = threading.Thread(target=self._loop, name="sockspec-clients", daemon=True)
@@ -144,16 +159,58 @@ class ClientPool:
     def _post(self, command: Callable[[], None]) -> None:
         with self.condition:
             self.commands.append(command)
+            self._wake()
+
+    def _wake(self) -> None:
+        """Wake the I/O thread unless a wake-up is already on its way (under the lock)."""
+        if self.woken:
+            return
+        self.woken = True
         with contextlib.suppress(BlockingIOError, OSError):
             self.wake_write.send(b"\0")
 
     def connect(self, label: str, rcvbuf: int | None, sndbuf: int | None, timeout: float) -> None:
-        """Connect a new client, at most `timeout`; the I/O thread takes the socket over once connected.
+        """Connect a new client, at most `timeout`; the I/O thread takes the socket over once connected."""
+        self.connect_group([label], rcvbuf, sndbuf, timeout)
 
-        The connect runs on the caller's thread (on loopback it takes microseconds when
-        the server's backlog has room), so a group connects one client after another,
-        quickly, without filling a small backlog all at once. A client still unanswered
-        at `timeout` stays 'connecting', with no socket."""
+    def connect_group(
+        self, labels: list[str], rcvbuf: int | None, sndbuf: int | None, timeout: float
+    ) -> None:
+        """Connect new clients, in order, all within `timeout`; the I/O thread takes each over
+        once connected.
+
+        The connects run on the caller's thread, non-blocking, one after another: each
+        waits up to CONNECT_PACE for its answer (on loopback a connect is answered within
+        microseconds while the server's backlog has room), which gives a server that fell
+        behind time to accept. One still unanswered then had its SYN dropped at a full
+        accept queue, and the kernel retries it a second later: the next clients go on
+        meanwhile, until CONNECTS_IN_FLIGHT wait that way; then the group waits with them,
+        as for a server whose queue stays full. A client still unanswered at `timeout`
+        stays 'connecting', with no socket."""
+        deadline = self.clock.now() + max(timeout, 0.001)
+        waiting: dict[int, tuple[_Client, socket.socket]] = {}
+        with selectors.DefaultSelector() as answers:
+            for label in labels:
+                while len(waiting) >= CONNECTS_IN_FLIGHT and self._answered(answers, waiting, deadline):
+                    pass
+                started = self._start_connect(label, rcvbuf, sndbuf, answers, waiting)
+                pace = min(deadline, self.clock.now() + CONNECT_PACE)
+                while started in waiting and self._answered(answers, waiting, pace):
+                    pass
+            while waiting and self._answered(answers, waiting, deadline):
+                pass
+        for _client, sock in waiting.values():
+            sock.close()
+
+    def _start_connect(
+        self,
+        label: str,
+        rcvbuf: int | None,
+        sndbuf: int | None,
+        answers: selectors.BaseSelector,
+        waiting: dict[int, tuple[_Client, socket.socket]],
+    ) -> int:
+        """Start one connect; its descriptor while it waits for an answer, else -1."""
         client = _Client(label, self.family, state="connecting")
         with self.condition:
             self.clients[label] = client
@@ -162,29 +219,52 @@ class ClientPool:
         except OSError as exc:
             with self.condition:
                 self._fail(client, exc, "socket")
-            return
+            return -1
         try:
             if rcvbuf is not None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
             if sndbuf is not None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.settimeout(max(timeout, 0.001))
-            sock.connect(self.address)
             sock.setblocking(False)
-        except TimeoutError:
-            sock.close()
-            return
+            code = sock.connect_ex(self.address)
         except OSError as exc:
-            with self.condition:
-                client.sock = sock
-                self._fail(client, exc, "connect")
-            return
+            code = exc.errno or errno.EIO
+        if code in {errno.EINPROGRESS, errno.EALREADY}:
+            waiting[sock.fileno()] = (client, sock)
+            answers.register(sock, selectors.EVENT_WRITE)
+            return sock.fileno()
+        self._connected(client, sock, code)
+        return -1
+
+    def _answered(
+        self,
+        answers: selectors.BaseSelector,
+        waiting: dict[int, tuple[_Client, socket.socket]],
+        deadline: float,
+    ) -> bool:
+        """Take the connects answered by now, waiting for one at most until `deadline`;
+        False once the deadline passed."""
+        remaining = deadline - self.clock.now()
+        if remaining <= 0:
+            return False
+        for key, _mask in answers.select(remaining):
+            client, sock = waiting.pop(key.fd)
+            answers.unregister(sock)
+            self._connected(client, sock, sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
+        return True
+
+    def _connected(self, client: _Client, sock: socket.socket, code: int) -> None:
+        """A connect's answer: open (code 0), else failed with the error."""
         with self.condition:
             client.sock = sock
+            if code:
+                self._fail(client, OSError(code, os.strerror(code)), "connect")
+                return
             client.state = "open"
             client.connected_at = client.progress_at = self.clock.now()
-        self._post(lambda: None)  # wakes the I/O thread, which registers the new socket
+            self.dirty[client] = None  # the I/O thread registers the new socket
+            self._wake()
 
     def send(self, label: str, data: bytes, fragment: int | None, pause: float) -> None:
         start = self.clock.now()
@@ -222,6 +302,11 @@ class ClientPool:
         with self.condition:
             return self._view(self.clients[label])
 
+    def views(self, labels: list[str]) -> dict[str, View]:
+        """Each client's view, all taken at one moment."""
+        with self.condition:
+            return {label: self._view(self.clients[label]) for label in labels}
+
     def wait(self, labels: list[str], done: Callable[[View], bool], timeout: float) -> bool:
         """Wait until `done` holds for every client in `labels` (and the loop has run once
         after the latest command); False when `timeout` passed first."""
@@ -244,6 +329,10 @@ class ClientPool:
         start = self.clock.now()
         deadline = start + limit
         with self.condition:
+            # A client once served (its bytes, EOF, or a broken connection) stays so while
+            # this thread waits (only `take` shrinks an inbox), so each round looks only at
+            # the clients not served yet.
+            pending = [(self.clients[label], size) for label, size in sizes.items()]
             while True:
                 if self.failure is not None:
                     raise ClientError(f"the checker's client loop failed: {self.failure!r}") from self.failure
@@ -251,22 +340,24 @@ class ClientPool:
                 stopped: set[str] = set()
                 wakes: list[float] = []
                 waiting = bool(self.commands)
-                for label, size in sizes.items():
-                    client = self.clients[label]
+                still: list[tuple[_Client, int]] = []
+                for client, size in pending:
                     if len(client.inbox) >= size or client.eof_at is not None or client.state != "open":
                         continue
+                    still.append((client, size))
                     if client.received_at > start and now - client.received_at >= quiet:
-                        stopped.add(label)
+                        stopped.add(client.label)
                         continue
                     waiting = True
                     if client.received_at > start:
                         wakes.append(client.received_at + quiet)
+                pending = still
                 if not waiting:
                     return stopped
                 remaining = deadline - now
                 if remaining <= 0:
                     return stopped
-                self.condition.wait(max(0.001, min([remaining, *(wake - now for wake in wakes)])))
+                self.condition.wait(max(0.001, min(remaining, min(wakes, default=deadline) - now)))
 
     def wait_stalled(self, label: str, quiet: float, timeout: float) -> str:
         """Wait until the client's queued bytes stop leaving for `quiet` seconds; say what happened."""
@@ -361,13 +452,12 @@ class ClientPool:
                         if key.data is None:
                             with contextlib.suppress(BlockingIOError):
                                 self.wake_read.recv(4096)
+                            self.woken = False
                             continue
                         self._ready(key.data, mask)
                     while self.commands:
                         self.commands.popleft()()
-                    for client in self.clients.values():
-                        self._flush(client)
-                        self._register(client)
+                    self._round()
                     self.condition.notify_all()
         except BaseException as exc:  # a checker bug: reported by every wait, never a hang
             with self.condition:
@@ -375,11 +465,29 @@ class ClientPool:
                 self.commands.clear()
                 self.condition.notify_all()
 
+    def _round(self) -> None:
+        """Flush and re-register the clients that changed, and those with pieces due."""
+        now = self.clock.now()
+        work = self.dirty
+        self.dirty = {}
+        work.update((client, None) for client in self.timed if client.outbox and client.outbox[0][0] <= now)
+        for client in work:
+            self._flush(client)
+            self._register(client)
+            self._time(client)
+
+    def _time(self, client: _Client) -> None:
+        """Keep `timed` to the clients whose next piece waits for its time, not for the socket."""
+        if client.outbox and client.state == "open" and not client.wants_write:
+            self.timed[client] = None
+        else:
+            self.timed.pop(client, None)
+
     def _next_due(self) -> float | None:
         now = self.clock.now()
         due = [
             client.outbox[0][0]
-            for client in self.clients.values()
+            for client in self.timed
             if client.outbox and client.state == "open" and not client.wants_write
         ]
         if not due:
@@ -421,6 +529,7 @@ class ClientPool:
         client.detail = f"{doing}: {type(exc).__name__}: {exc}"
         client.error_at = self.clock.now()
         client.outbox.clear()
+        self.timed.pop(client, None)
         self._forget(client)
         if client.sock is not None:
             client.sock.close()
@@ -439,6 +548,7 @@ class ClientPool:
     def _ready(self, client: _Client, mask: int) -> None:
         if client.sock is None or client.state != "open":
             return
+        self.dirty[client] = None
         if mask & selectors.EVENT_WRITE:
             client.wants_write = False
         if mask & selectors.EVENT_READ:
@@ -468,6 +578,7 @@ class ClientPool:
             return
         client.outbox.extend(pieces)
         client.queued += sum(len(piece) for _due, piece in pieces)
+        self.dirty[client] = None
 
     def _flush(self, client: _Client) -> None:
         if client.state != "open" or client.sock is None or client.wants_write:
@@ -497,10 +608,14 @@ class ClientPool:
                 self._close_now(client)
 
     def _set_reading(self, label: str, reading: bool) -> None:
-        self.clients[label].reading = reading
+        client = self.clients[label]
+        if client.reading != reading:
+            client.reading = reading
+            self.dirty[client] = None
 
     def _shutdown(self, label: str, how: str) -> None:
         client = self.clients[label]
+        self.dirty[client] = None
         if how == "write" and client.outbox:
             client.after_flush = "shutdown"
             return
@@ -518,6 +633,7 @@ class ClientPool:
 
     def _close_after_flush(self, label: str) -> None:
         client = self.clients[label]
+        self.dirty[client] = None
         if client.outbox and client.state == "open":
             client.after_flush = "close"
             return
@@ -533,6 +649,7 @@ class ClientPool:
         self._forget(client)
         client.sock.close()
         client.state = "closed"
+        self.timed.pop(client, None)
 
     def _reset(self, label: str) -> None:
         client = self.clients[label]
@@ -544,6 +661,7 @@ class ClientPool:
             client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         client.sock.close()
         client.state = "closed"
+        self.timed.pop(client, None)
 
     def _close_everything(self) -> None:
         for client in self.clients.values():

@@ -105,6 +105,8 @@ def _with_client(data: bytes, label: str) -> bytes:
 
 def _expect_for(expect: Expectation, label: str) -> Expectation:
     """The expectation with {client} in its data replaced by this client's name."""
+    if not expect.any_of and (expect.data is None or CLIENT_PLACEHOLDER not in expect.data):
+        return expect
     return dataclasses.replace(
         expect,
         data=_with_client(expect.data, label) if expect.data is not None else None,
@@ -331,17 +333,18 @@ class ServerRun(StepRun):
         limit = self.limit(step)
         deadline = started + limit
         observations: dict[str, tuple[Observation, list[str]]] = {}
+        pool.connect_group(labels, step.rcvbuf, step.sndbuf, max(0.0, deadline - self.clock.now()))
+        now = self.clock.now()
+        views = pool.views(labels)
         for label in labels:
-            pool.connect(label, step.rcvbuf, step.sndbuf, max(0.0, deadline - self.clock.now()))
-        for label in labels:
-            observations[label] = (_connect_observation(pool.view(label), started, self.clock.now()), [])
-        connected = sum(1 for label in labels if pool.view(label).state == "open")
+            observations[label] = (_connect_observation(views[label], started, now), [])
+        connected = sum(1 for view in views.values() if view.state == "open")
         said = "connected" if len(labels) == 1 and connected else f"{connected} of {len(labels)} connected"
         what = What(
             Kind.RETURN, "connect", client=step.client, outcome=said, count=connected, total=len(labels)
         )
         self.record("client", what, index)
-        unanswered = sum(1 for label in labels if pool.view(label).state == "connecting")
+        unanswered = sum(1 for view in views.values() if view.state == "connecting")
         self.wait_ran_out = unanswered > 0
         self._judge_group(
             index,
@@ -375,7 +378,7 @@ class ServerRun(StepRun):
         limit = self.limit(step)
         expect = step.expect or Expectation(ok=True)
         sizes = {label: _read_size(step, expect, label) for label in labels}
-        before = {label: pool.view(label).received for label in labels}
+        before = {label: view.received for label, view in pool.views(labels).items()}
         for label in labels:
             pool.resume_reading(label)
 
