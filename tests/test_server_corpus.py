@@ -31,7 +31,7 @@ from tests.server_runs import Case, Run, Runs, new_mark, pyproject
 
 BEHAVIOURS = [behaviour.id for behaviour in of_models(Model.SERVER)]
 DECLARED = "server.model.declared"
-WORKERS = 2
+WORKERS = 4
 # The runs start together in one session fixture; under pytest-xdist (--dist loadgroup, set in
 # pyproject.toml) this module's tests share one worker, so no run is started twice.
 pytestmark = pytest.mark.xdist_group("server-runs")
