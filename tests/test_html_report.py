@@ -216,6 +216,8 @@ def _record() -> RunRecord:
                     "thread per client", "thread-per-client", "20 <new> threads", ("threads 1 -> 21",)
                 ),
                 False,
+                restarts=2,
+                restart_causes={"after a failure <x>": 2},
             ),
         ),
         items=items,
@@ -279,6 +281,7 @@ def test_render_matrix_sections_and_timeline() -> None:
     server = document.one("tr", data_server="srv")
     assert "NO" in server.text()
     assert "20 <new> threads" in server.text()
+    assert "after a failure <x>: 2" in server.text() and server.one("span", "restarts").text() == "2"
     left_out = document.one("section", "not-applicable").one("tr", data_impl="srv").text()
     assert "blocking (3), readiness (1)" in left_out
     assert "srv is a server <over the wire>" in left_out

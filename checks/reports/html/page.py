@@ -241,7 +241,7 @@ def _servers(servers: Sequence[ServerRecord]) -> list[str]:
     lines = [
         '<section class="servers"><h2>Servers: declared and observed model</h2>',
         '<table class="servers"><thead><tr><th>server</th><th>declared</th><th>observed</th>'
-        "<th>matches</th><th>because</th><th>evidence</th></tr></thead><tbody>",
+        "<th>matches</th><th>because</th><th>evidence</th><th>restarts</th></tr></thead><tbody>",
     ]
     for server in servers:
         observed = server.observed
@@ -264,10 +264,18 @@ def _servers(servers: Sequence[ServerRecord]) -> list[str]:
         lines.append(
             f'<tr data-server="{_e(server.impl)}"><td class="mono">{_e(server.impl)}</td><td>{declared}</td>'
             f"<td>{seen}</td><td>{matches}</td><td>{reason}</td>"
-            f'<td class="mono">{evidence}</td></tr>'
+            f'<td class="mono">{evidence}</td><td>{_restarts(server)}</td></tr>'
         )
     lines.append("</tbody></table></section>")
     return lines
+
+
+def _restarts(server: ServerRecord) -> str:
+    """How often the server was restarted between behaviours, and why (cause: count)."""
+    if not server.restarts:
+        return '<span class="note">none</span>'
+    causes = "<br>".join(f"{_e(cause)}: {count}" for cause, count in server.restart_causes.items())
+    return f'<span class="restarts">{server.restarts}</span><br><span class="note">{causes}</span>'
 
 
 def _not_applicable(left_out: Sequence[NotApplicableRecord]) -> list[str]:
