@@ -41,6 +41,8 @@ from sockspec.reports.record import (
 )
 from sockspec.reports.terminal import render_failure, render_summary
 
+from tests.test_plugin import DRIVERS  # the user's drivers module, `Broken` among them
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = {behaviour.id: behaviour for behaviour in load_file(ROOT / "spec" / "server.yaml").behaviours}
 HEADER = """\
@@ -382,25 +384,6 @@ def test_the_html_report_shows_not_reached_apart_and_links_what_to_see() -> None
 
 # -- through pytest --------------------------------------------------------------------------------
 
-DRIVERS = '''\
-from __future__ import annotations
-
-import socket
-
-from sockspec.reference_impls.sockets_ref import SocketsDriver
-
-
-class Broken(SocketsDriver):
-    """recv returns b'' at once when nothing is buffered, instead of waiting."""
-
-    name = "broken"
-
-    def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
-        try:
-            return sock.recv(size, flags | socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            return b""
-'''
 COURSE = """\
 model: blocking
 source: recv(2)
