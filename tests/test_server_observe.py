@@ -212,6 +212,10 @@ def evidence(**values: object) -> Evidence:
         (evidence(kinds={Wait.COMPLETION: 1}), Observed.COMPLETION_LOOP),
         (evidence(kinds={Wait.RUNNING: 1}, cpu_share=0.97), Observed.BUSY_POLLING),
         (evidence(loaded=(1, 21, 24), kinds={Wait.RUNNING: 21}, cpu_share=0.5), Observed.BUSY_POLLING),
+        # a spinning loop on a loaded machine: little CPU, but never seen parked
+        (evidence(kinds={Wait.RUNNING: 1}, cpu_share=0.15), Observed.BUSY_POLLING),
+        (evidence(kinds={Wait.RUNNING: 1, Wait.READINESS: 1}, cpu_share=0.15), Observed.READINESS_LOOP),
+        (evidence(kinds={Wait.RUNNING: 1}, cpu_share=0.05), Observed.UNKNOWN),
         (evidence(kinds={Wait.LOCK: 1}), Observed.UNKNOWN),
         (evidence(kinds={Wait.RECV: 1}), Observed.ONE_AT_A_TIME),
         (evidence(loaded=(2, 2, 24), kinds={Wait.CHILD: 1, Wait.ACCEPT: 1}), Observed.ONE_AT_A_TIME),

@@ -28,6 +28,9 @@ STILL_CONNECTED = 0.5
 STEADY = 0.2
 #: CPU share of one core that counts as spinning while every client idles.
 BUSY_SHARE = 0.3
+#: A lower share that still counts as spinning when every thread was seen running, never parked:
+#: on a loaded machine a spinning loop gets only what the scheduler leaves it.
+RUNNING_SHARE = 0.1
 #: Waits of a thread blocked on one connection (or on accept).
 BLOCKING_WAITS = (Wait.RECV, Wait.SEND, Wait.ACCEPT)
 
@@ -130,6 +133,19 @@ RULES: tuple[Rule, ...] = (
         Observed.BUSY_POLLING,
         lambda e: e.cpu_share is not None and e.cpu_share >= BUSY_SHARE,
         lambda e: f"it uses {_share(e)} of a core while every client idles (at least {BUSY_SHARE:.0%})",
+    ),
+    Rule(
+        Observed.BUSY_POLLING,
+        lambda e: (
+            e.cpu_share is not None
+            and e.cpu_share >= RUNNING_SHARE
+            and e.kinds.get(Wait.RUNNING, 0) > 0
+            and sum(e.kinds.values()) == e.kinds.get(Wait.RUNNING, 0)
+        ),
+        lambda e: (
+            f"it uses {_share(e)} of a core while every client idles (at least {RUNNING_SHARE:.0%}) "
+            "and no thread was seen waiting in a syscall"
+        ),
     ),
     Rule(
         Observed.UNKNOWN,
