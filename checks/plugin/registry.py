@@ -10,7 +10,8 @@ Rules of this module:
   cmd:COMMAND or tcp://HOST:PORT;
 - `module:attr` names a user's own driver class (imported here, from the
   installed packages or else the folder pytest runs in; a fresh instance
-  drives each behaviour, so no state leaks from one to the next);
+  drives each behaviour, so no state leaks from one to the next); the class
+  itself is checked once, before anything runs (sockspec.plugin.driver_check);
 - an unknown name is a `LookupError` whose message lists what exists, with the
   closest match when there is one; nothing here knows about pytest.
 """
@@ -26,6 +27,7 @@ from types import ModuleType
 
 from sockspec.driving.drivers import Driver
 from sockspec.language.suggest import closest
+from sockspec.plugin import driver_check
 from sockspec.servers.config import DeclaredModel, ImplTables, ServerSpec, parse_adhoc
 
 # name -> "module:Class" of the reference implementations, in report order.
@@ -169,7 +171,9 @@ def resolve(
         elif adhoc is not None:
             impls.append(Impl(name, server=adhoc))
         elif ":" in name:
-            impls.append(Impl(name, _load(name, name, search)))
+            user = _load(name, name, search)
+            driver_check.check(name, user)
+            impls.append(Impl(name, user))
         else:
             raise _unknown(name, configured=[*servers, *wrong])
     return impls
