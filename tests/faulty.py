@@ -10,11 +10,14 @@ Rules of this module:
   matrix, tests/test_matrix.py, checks both), so a defect is kept narrow;
 - real sockets only, no mocks; no loop that can spin: every faulty call returns
   once the runner shuts its socket down;
-- a faulty driver closes every socket it makes and keeps no state between calls.
+- a faulty driver closes every socket it makes and keeps no state between calls,
+  unless that state is its defect (its docstring says what it remembers); each
+  run gets a fresh instance, so nothing carries over from one behaviour to the next.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import select
@@ -55,6 +58,10 @@ class PollingRecv(FaultyDriver):
         "blocking.recv.waitall-waits-for-count": "not before 'second'",
         "nonblocking.recv.dontwait-one-call": "not before 'send'",  # its blocking recv(1024) of b'later'
         "blocking.shutdown.wakes-blocked-recv": "expected it to take at least 90.0 ms",
+        "nonblocking.accept.accepted-is-blocking": "not before 'send'",
+        "blocking.close.leaves-blocked-recv": "expected r pending True, observed False",
+        "nonblocking.mode.setblocking-switches": "not before 'send'",
+        "nonblocking.mode.settimeout-zero": "not before 'send'",
     }
 
     def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
@@ -76,6 +83,10 @@ class WaitForFullRecv(FaultyDriver):
         "blocking.recv.peek-leaves-data": "still blocked",
         "blocking.accept.waits-for-client": "still blocked",  # its recv(16) of b'hi'
         "nonblocking.recv.dontwait-one-call": "still blocked",  # its blocking recv(1024) of b'later'
+        "nonblocking.accept.accepted-is-blocking": "still blocked",
+        "blocking.close.leaves-blocked-recv": "still blocked",
+        "nonblocking.mode.setblocking-switches": "still blocked",
+        "nonblocking.mode.settimeout-zero": "still blocked",
     }
 
     def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
@@ -147,6 +158,8 @@ class UnflushedSend(FaultyDriver):
         ),
         "blocking.send.waits-for-drain": "expected data 1048576 bytes",
         "nonblocking.connect.in-progress": "expected data b'ping', observed EOF",
+        "blocking.settimeout.send-times-out": "expected length 1..1048575, observed returned 1048576",
+        "nonblocking.recv.other-work-meanwhile": "expected peer_unread 4, observed 0",
     }
 
     def send(self, sock: socket.socket, data: bytes, flags: int) -> int:
@@ -162,6 +175,8 @@ class EofAsWouldBlock(FaultyDriver):
         "blocking.recv.data-before-eof": "observed error would_block",
         "nonblocking.recv.eof-not-would-block": "observed error would_block",
         "blocking.shutdown.wakes-blocked-recv": "observed error would_block",
+        "blocking.recv.reset-once": "observed error would_block",
+        "nonblocking.connect.refused-read": "observed error would_block",
     }
 
     def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
@@ -177,6 +192,7 @@ class IgnoredTimeout(FaultyDriver):
     name = "faulty-ignored-timeout"
     breaks = {
         "blocking.settimeout.times-out": "still blocked",
+        "blocking.settimeout.send-times-out": "still blocked",
     }
 
     def set_timeout(self, sock: socket.socket, seconds: float | None) -> None:
@@ -189,6 +205,7 @@ class HalfTimeout(FaultyDriver):
     name = "faulty-half-timeout"
     breaks = {
         "blocking.settimeout.times-out": "expected it to take at least 200.0 ms",
+        "blocking.settimeout.send-times-out": "expected it to take at least 200.0 ms",
     }
 
     def set_timeout(self, sock: socket.socket, seconds: float | None) -> None:
@@ -298,6 +315,7 @@ class ResetAsEofRecv(FaultyDriver):
     breaks = {
         "blocking.recv.reset-after-data": "expected error reset, observed EOF",
         "nonblocking.recv.reset-after-data": "expected error reset, observed EOF",
+        "blocking.recv.reset-once": "expected error reset, observed EOF",
     }
 
     def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
@@ -333,6 +351,10 @@ class AlwaysBlocking(FaultyDriver):
         "nonblocking.send.partial-then-would-block": "still blocked",
         "nonblocking.accept.none-pending": "still blocked",
         "nonblocking.connect.in-progress": "expected error in_progress, observed returned",
+        "nonblocking.mode.setblocking-switches": "still blocked",
+        "nonblocking.recv.other-work-meanwhile": "still blocked",
+        "nonblocking.connect.refused-read": "expected error in_progress, observed error refused",
+        "nonblocking.connect.unix-backlog-would-block": "still blocked",
     }
 
     def set_blocking(self, sock: socket.socket, blocking: bool) -> None:
@@ -348,6 +370,9 @@ class HiddenWouldBlockRecv(FaultyDriver):
         "nonblocking.recv.empty-would-block": "expected error would_block, observed EOF",
         "nonblocking.recv.data-after-would-block": "expected error would_block, observed EOF",
         "nonblocking.recv.dontwait-one-call": "expected error would_block, observed EOF",
+        "nonblocking.recv.other-work-meanwhile": "expected error would_block, observed EOF",
+        "nonblocking.mode.setblocking-switches": "expected error would_block, observed EOF",
+        "nonblocking.mode.settimeout-zero": "expected error would_block, observed EOF",
     }
 
     def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
@@ -365,6 +390,7 @@ class AllOrNothingRecv(FaultyDriver):
         "nonblocking.recv.partial-copy": "observed error would_block",
         "nonblocking.recv.data-after-would-block": "observed error would_block",
         "nonblocking.recv.reset-after-data": "observed error would_block",
+        "nonblocking.recv.other-work-meanwhile": "observed error would_block",
     }
 
     def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
@@ -397,6 +423,7 @@ class DrainingAccept(FaultyDriver):
     name = "faulty-draining-accept"
     breaks = {
         "nonblocking.accept.pending": "observed error would_block",
+        "nonblocking.accept.accepted-is-blocking": "observed error would_block",
     }
 
     def accept(self, listener: socket.socket) -> socket.socket:
@@ -418,6 +445,7 @@ class WaitingConnect(FaultyDriver):
     name = "faulty-waiting-connect"
     breaks = {
         "nonblocking.connect.in-progress": "expected error in_progress, observed returned",
+        "nonblocking.connect.refused-read": "expected error in_progress, observed error refused",
     }
 
     def connect(self, sock: socket.socket, address: tuple[Any, ...] | str) -> None:
@@ -461,6 +489,176 @@ class WriteOnlyShutdown(FaultyDriver):
         super().shutdown(sock, socket.SHUT_WR)
 
 
+class InheritingAccept(FaultyDriver):
+    """An accept that gives the new connection its listener's mode (BSD's way) instead of blocking mode."""
+
+    name = "faulty-inheriting-accept"
+    breaks = {
+        "nonblocking.accept.accepted-is-blocking": "observed error would_block",
+    }
+
+    def accept(self, listener: socket.socket) -> socket.socket:
+        conn = super().accept(listener)
+        conn.setblocking(not _is_nonblocking(listener))
+        return conn
+
+
+class OneWayNonblocking(FaultyDriver):
+    """A set_blocking that can make a socket non-blocking but not blocking again."""
+
+    name = "faulty-one-way-nonblocking"
+    breaks = {
+        "nonblocking.mode.setblocking-switches": "expected data b'later', observed error would_block",
+    }
+
+    def set_blocking(self, sock: socket.socket, blocking: bool) -> None:
+        if blocking and _is_nonblocking(sock):
+            return
+        super().set_blocking(sock, blocking)
+
+
+class ZeroTimeoutAsNone(FaultyDriver):
+    """A set_timeout that takes a timeout of 0 for 'no timeout' (a falsy test), so it stays blocking."""
+
+    name = "faulty-zero-timeout-as-none"
+    breaks = {
+        "nonblocking.mode.settimeout-zero": "still blocked",
+    }
+
+    def set_timeout(self, sock: socket.socket, seconds: float | None) -> None:
+        sock.settimeout(seconds or None)
+
+
+class SendallTimeoutSend(FaultyDriver):
+    """A send under a timeout that sends until all is queued (sendall's way), so it times out, count lost."""
+
+    name = "faulty-sendall-timeout-send"
+    breaks = {
+        "blocking.settimeout.send-times-out": "expected length 1..1048575, observed error timeout",
+    }
+
+    def send(self, sock: socket.socket, data: bytes, flags: int) -> int:
+        if not sock.gettimeout():
+            return super().send(sock, data, flags)
+        sock.sendall(data, flags)
+        return len(data)
+
+
+class WakingClose(FaultyDriver):
+    """A close that shuts reading down first, so a recv blocked in another thread wakes with EOF."""
+
+    name = "faulty-waking-close"
+    breaks = {
+        "blocking.close.leaves-blocked-recv": "expected r pending True, observed False",
+    }
+
+    def close(self, sock: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RD)
+        super().close(sock)
+
+
+class IgnoredConnectError(FaultyDriver):
+    """A blocking connect through connect_ex that ignores the error it returns: a refusal looks connected."""
+
+    name = "faulty-ignored-connect-error"
+    breaks = {
+        "blocking.connect.refused": "expected error refused, observed returned",
+    }
+
+    def connect(self, sock: socket.socket, address: tuple[Any, ...] | str) -> None:
+        if _is_nonblocking(sock):
+            super().connect(sock, address)
+            return
+        sock.connect_ex(address)
+
+
+class RefusedAsEofRecv(FaultyDriver):
+    """A recv that reports a refused connection as an orderly EOF (b'')."""
+
+    name = "faulty-refused-as-eof"
+    breaks = {
+        "nonblocking.connect.refused-read": "expected error refused, observed EOF",
+    }
+
+    def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
+        try:
+            return sock.recv(size, flags)
+        except ConnectionRefusedError:
+            return b""
+
+
+class InProgressUnixConnect(FaultyDriver):
+    """A non-blocking connect that reports any would-block (a full AF_UNIX backlog) as in_progress."""
+
+    name = "faulty-in-progress-unix-connect"
+    breaks = {
+        "nonblocking.connect.unix-backlog-would-block": (
+            "expected error would_block, observed error in_progress"
+        ),
+    }
+
+    def connect(self, sock: socket.socket, address: tuple[Any, ...] | str) -> None:
+        try:
+            super().connect(sock, address)
+        except BlockingIOError as exc:
+            if exc.errno != errno.EINPROGRESS:
+                raise BlockingIOError(errno.EINPROGRESS, os.strerror(errno.EINPROGRESS)) from exc
+            raise
+
+
+class OneSocketAtATime(FaultyDriver):
+    """After a recv would block, it remembers that socket and serves no other until that one has data."""
+
+    name = "faulty-one-socket-at-a-time"
+    breaks = {
+        "nonblocking.recv.other-work-meanwhile": "still blocked",
+    }
+
+    def __init__(self) -> None:
+        self.unfinished: socket.socket | None = None
+
+    def _finish_first(self, sock: socket.socket) -> None:
+        """Wait until the socket whose recv would block is readable, unless it is this one."""
+        unfinished, self.unfinished = self.unfinished, None
+        if unfinished is None or unfinished is sock or unfinished.fileno() < 0:
+            return
+        select.select([unfinished], [], [], CONNECT_WAIT)  # woken by data, EOF or the runner's shutdown
+
+    def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
+        self._finish_first(sock)
+        try:
+            return super().recv(sock, size, flags)
+        except BlockingIOError:
+            self.unfinished = sock
+            raise
+
+    def send(self, sock: socket.socket, data: bytes, flags: int) -> int:
+        self._finish_first(sock)
+        return super().send(sock, data, flags)
+
+
+class StickyResetRecv(FaultyDriver):
+    """A recv that remembers a reset and reports it again on every later recv of its socket, not EOF."""
+
+    name = "faulty-sticky-reset"
+    breaks = {
+        "blocking.recv.reset-once": "expected EOF (b''), observed error reset",
+    }
+
+    def __init__(self) -> None:
+        self.reset: set[int] = set()
+
+    def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
+        if sock.fileno() in self.reset:
+            raise ConnectionResetError(errno.ECONNRESET, os.strerror(errno.ECONNRESET))
+        try:
+            return super().recv(sock, size, flags)
+        except ConnectionResetError:
+            self.reset.add(sock.fileno())
+            raise
+
+
 FAULTY: tuple[type[FaultyDriver], ...] = (
     PollingRecv,
     WaitForFullRecv,
@@ -487,4 +685,14 @@ FAULTY: tuple[type[FaultyDriver], ...] = (
     WaitingConnect,
     DrainingClose,
     WriteOnlyShutdown,
+    InheritingAccept,
+    OneWayNonblocking,
+    ZeroTimeoutAsNone,
+    SendallTimeoutSend,
+    WakingClose,
+    IgnoredConnectError,
+    RefusedAsEofRecv,
+    InProgressUnixConnect,
+    OneSocketAtATime,
+    StickyResetRecv,
 )

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import array
 import dataclasses
+import errno
 import fcntl
+import os
 import select
 import socket
 import termios
@@ -434,6 +436,9 @@ class SwappedReports(FaultyReadiness):
         "readiness.unregister.silent": "expected events {read}, observed events {write}",
         "readiness.connect.refused": "expected events including write, observed events {error, hangup, read}",
         "readiness.connect.refused-error": "observed events {error, hangup, read}",
+        "readiness.connect.refused-reported-once": (
+            "expected events including write, observed events {error, hangup, read}"
+        ),
         "readiness.shutdown.rdhup": "expected events {rdhup, read}, observed events {rdhup, write}",
         "readiness.shutdown.both-hangup": "expected events {read}, observed events {write}",
         "readiness.reset.readable": "observed events {error, hangup, write}",
@@ -476,6 +481,7 @@ class ClearsError(FaultyReadiness):
     breaks = {
         "readiness.connect.refused": "expected so_error 'refused', observed 'none'",
         "readiness.connect.refused-error": "expected so_error 'refused', observed 'none'",
+        "readiness.connect.refused-reported-once": "expected so_error 'refused', observed 'none'",
         "readiness.reset.readable": "expected error reset, observed EOF",
         "readiness.reset.error-hangup": "observed events {hangup, read}",
     }
@@ -487,6 +493,26 @@ class ClearsError(FaultyReadiness):
             if watch is not None and watch.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
                 ready[fd] = events | {"error"}
         return ready
+
+
+class RepeatedRefusal(FaultyReadiness):
+    """A recv that takes EOF on a socket that never connected for a refusal: a refusal is reported twice."""
+
+    name = "faulty-repeated-refusal"
+    breaks = {
+        "readiness.connect.refused-reported-once": "expected EOF (b''), observed error refused",
+        "nonblocking.connect.refused-read": "expected EOF (b''), observed error refused",
+    }
+
+    def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
+        data = super().recv(sock, size, flags)
+        if data or size == 0:
+            return data
+        try:
+            sock.getpeername()
+        except OSError as exc:
+            raise ConnectionRefusedError(errno.ECONNREFUSED, os.strerror(errno.ECONNREFUSED)) from exc
+        return data
 
 
 class DroppedHighDescriptor(SelectDriver):
@@ -527,5 +553,6 @@ FAULTY: tuple[type[FaultyReadiness | DroppedHighDescriptor], ...] = (
     HangupDropped,
     RdhupAsHangup,
     ClearsError,
+    RepeatedRefusal,
     DroppedHighDescriptor,
 )

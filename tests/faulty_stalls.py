@@ -76,7 +76,12 @@ class NonblockingRecvStall(Stall, EpollDriver):
             "nonblocking.recv.dontwait-one-call",
             "nonblocking.recv.zero-size",
             "nonblocking.recv.reset-after-data",
+            "nonblocking.recv.other-work-meanwhile",
+            "nonblocking.mode.setblocking-switches",
+            "nonblocking.mode.settimeout-zero",
+            "nonblocking.connect.refused-read",
             "readiness.hint.steal",
+            "readiness.connect.refused-reported-once",
         ),
         AT_ONCE,
     )
@@ -98,6 +103,7 @@ class NonblockingSendStall(Stall, EpollDriver):
             "nonblocking.send.partial-then-would-block",
             "nonblocking.send.fits-whole",
             "nonblocking.send.after-peer-close",
+            "nonblocking.recv.other-work-meanwhile",
         ),
         AT_ONCE,
     )
@@ -128,7 +134,14 @@ class NonblockingConnectStall(Stall, EpollDriver):
     name = "stall-nonblocking-connect"
     stalls = "connect"
     reference = "epoll"
-    covers = dict.fromkeys(("nonblocking.connect.in-progress",), AT_ONCE)
+    covers = dict.fromkeys(
+        (
+            "nonblocking.connect.in-progress",
+            "nonblocking.connect.refused-read",
+            "nonblocking.connect.unix-backlog-would-block",
+        ),
+        AT_ONCE,
+    )
 
     def connect(self, sock: socket.socket, address: tuple[Any, ...] | str) -> None:
         if _nonblocking(sock):
@@ -206,6 +219,7 @@ class BlockingRecvStall(Stall, SocketsDriver):
             "blocking.recv.data-before-eof",
             "blocking.recv.zero-size",
             "blocking.recv.reset-after-data",
+            "blocking.recv.reset-once",
         ),
         AT_ONCE,
     )

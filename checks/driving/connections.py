@@ -6,6 +6,8 @@ Rules of this module:
 - buffer sizes are set before connect/listen (Linux stops autotuning then);
 - TCP_NODELAY is set on TCP sockets, so Nagle's delayed ACK stall (about 40 ms
   on loopback) never shapes a timeline;
+- an address meant to refuse connections (`reserve`) is a port this run holds
+  bound and never listens on, so no one else can take it meanwhile;
 - `Endpoints.close_all` closes everything it made and removes the directory,
   whatever state the sockets are in.
 """
@@ -77,10 +79,13 @@ class Endpoints:
         return sock
 
     def shutdown_all(self) -> None:
-        """Wake any call blocked on these sockets (shutdown wakes recv, send, accept)."""
+        """Wake any call blocked on these sockets: shutdown wakes recv, send and accept; closing
+        the peer's listener wakes a connect waiting for room in its full AF_UNIX backlog."""
         for sock in self.made:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+        if self.peer_listener is not None:
+            self.peer_listener.close()
 
     def close_all(self) -> None:
         for sock in self.made:
@@ -111,6 +116,16 @@ def _listen(ends: Endpoints, sndbuf: int | None, rcvbuf: int | None) -> socket.s
     sock.listen(16)
     ends.address = sock.getsockname()
     return sock
+
+
+def reserve(ends: Endpoints) -> Address:
+    """A loopback TCP address where nothing listens, held for the run, so a connect there is
+    refused: a free port bound without SO_REUSEADDR (no other socket can bind it) and never
+    listened on; `close_all` releases it."""
+    holder = _new_socket(ends, None, None)
+    holder.bind((_LOOPBACK[ends.family], 0))
+    address: Address = holder.getsockname()
+    return address
 
 
 def nodelay(ends: Endpoints, sock: socket.socket) -> None:

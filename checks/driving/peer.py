@@ -21,10 +21,13 @@ import struct
 import termios
 from collections.abc import Callable
 
-from sockspec.driving.connections import Endpoints, nodelay
+from sockspec.driving.connections import Endpoints, nodelay, reserve
 from sockspec.driving.drivers import SHUTDOWN_HOW
 from sockspec.language.errorkinds import classify
 from sockspec.language.model import Family, Peer
+
+#: The most connections `fill_backlog` makes (the peer listens with a backlog of 16).
+FILL_LIMIT = 1024
 
 
 class PeerError(Exception):
@@ -72,9 +75,17 @@ def _shutdown(ends: Endpoints, step: Peer, limit: float) -> object:
 
 def _close(ends: Endpoints, step: Peer, limit: float) -> object:
     """Close the peer's connection; before the peer has one (connection: client), close its
-    listener, so that nothing listens at the address and a connect there is refused."""
+    listener, so that nothing listens at the address and a connect there is refused.
+
+    A TCP port freed that way could be taken by anyone before the implementation connects;
+    so the address becomes a port reserved for the run instead: bound (without SO_REUSEADDR,
+    so no other socket can bind it), never listening, closed with the run's sockets. An
+    AF_UNIX listener's path is in the run's private directory and stays refused once closed.
+    """
     if ends.peer is None and ends.peer_listener is not None:
         ends.peer_listener.close()
+        if ends.family is not Family.UNIX:
+            ends.address = reserve(ends)
         return None
     _connected(ends).close()
     return None
@@ -107,6 +118,27 @@ def _connect(ends: Endpoints, step: Peer, limit: float) -> object:
     return None
 
 
+def _fill_backlog(ends: Endpoints, step: Peer, limit: float) -> object:
+    """Connect to the peer's own AF_UNIX listener, never accepting, until its backlog is full:
+    a non-blocking connect there then fails with EAGAIN. Returns how many connections it made.
+
+    AF_UNIX only: a TCP listener with a full backlog drops the SYN and the client retries,
+    so a connect there never fails at once.
+    """
+    if ends.peer_listener is None:
+        raise PeerError("fill_backlog fills the peer's listener: use connection: client")
+    if ends.family is not Family.UNIX:
+        raise PeerError("fill_backlog needs AF_UNIX: a full TCP backlog fails no connect (families: [unix])")
+    for made in range(FILL_LIMIT):
+        filler = ends.adopt(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
+        filler.setblocking(False)
+        try:
+            filler.connect(ends.address)
+        except BlockingIOError:
+            return made
+    raise PeerError(f"the listener's backlog was not full after {FILL_LIMIT} connections")
+
+
 def _steal(ends: Endpoints, step: Peer, limit: float) -> object:
     """Another reader takes up to `size` bytes from the implementation's socket (never waits)."""
     if ends.impl is None:
@@ -130,6 +162,7 @@ ACTIONS: dict[str, PeerAction] = {
     "accept": _accept,
     "connect": _connect,
     "steal": _steal,
+    "fill_backlog": _fill_backlog,
 }
 
 

@@ -182,6 +182,8 @@ class Peer:
 
     `steal` is the one action on the implementation's side: another reader in the
     same process takes bytes through a duplicate of the implementation's socket.
+    `fill_backlog` connects other clients to the peer's own AF_UNIX listener, never
+    accepted, until its backlog is full.
     """
 
     origin: Origin

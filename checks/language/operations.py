@@ -86,6 +86,7 @@ PEERS: dict[str, Arguments] = {
     "accept": Arguments.of(),
     "connect": Arguments.of(),
     "steal": Arguments.of({"size"}, {"expect"}),
+    "fill_backlog": Arguments.of(),
 }
 PEER_COMMON = frozenset({"peer", "name", "after", "limit", "conn", "setup"})
 
