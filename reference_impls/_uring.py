@@ -44,6 +44,10 @@ SYS_IO_URING_ENTER = 426
 SYS_IO_URING_REGISTER = 427
 
 IORING_ENTER_GETEVENTS = 1 << 0
+# io_uring_setup(2) flags: one thread submits; the kernel defers its completion work until that
+# thread asks for completions (io_uring_enter with GETEVENTS). DEFER_TASKRUN needs SINGLE_ISSUER.
+IORING_SETUP_SINGLE_ISSUER = 1 << 12
+IORING_SETUP_DEFER_TASKRUN = 1 << 13
 IORING_FEAT_SINGLE_MMAP = 1 << 0
 IORING_REGISTER_PROBE = 8
 IO_URING_OP_SUPPORTED = 1 << 0
@@ -191,8 +195,11 @@ class Cqe:
 class Ring:
     """One io_uring instance: a submission queue, a completion queue and the SQE array."""
 
-    def __init__(self, entries: int = 64) -> None:
+    def __init__(self, entries: int = 64, flags: int = 0) -> None:
+        """A ring of `entries` SQEs set up with io_uring_setup(2) `flags` (IORING_SETUP_*). With
+        IORING_SETUP_SINGLE_ISSUER the thread that makes it is the only one that may submit."""
         params = _Params()
+        params.flags = flags
         self.fd = _check(
             _syscall(ctypes.c_long(SYS_IO_URING_SETUP), ctypes.c_uint(entries), ctypes.byref(params))
         )
@@ -354,15 +361,16 @@ def _disabled_setting() -> str:
 
 
 @cache
-def unavailable(needed: frozenset[Op] = frozenset(Op)) -> str | None:
-    """Why io_uring with the `needed` opcodes cannot be used on this machine, or None when it can."""
+def unavailable(needed: frozenset[Op] = frozenset(Op), flags: int = 0) -> str | None:
+    """Why io_uring with the `needed` opcodes, on a ring set up with `flags`, cannot be used on this
+    machine, or None when it can."""
     if not sys.platform.startswith("linux"):
         return f"io_uring is Linux only (this is {sys.platform})"
     machine = platform.machine().lower()
     if machine not in ORDERED_MACHINES:
         return f"the ctypes io_uring layer relies on x86-64 memory ordering; this machine is {machine}"
     try:
-        ring = Ring(4)
+        ring = Ring(4, flags)
     except OSError as exc:
         template = SETUP_REFUSALS.get(exc.errno or 0, "io_uring_setup failed: {error}")
         return template.format(setting=_disabled_setting(), error=exc)

@@ -20,7 +20,8 @@ Two drivers:
   (it closes what it owns). A stream's transport reads eagerly (into the StreamReader,
   up to twice its 64 KiB limit) whether or not a read is pending, and drain()
   waits while the transport holds more than its high-water mark (64 KiB),
-  resuming below the low-water mark: that is its backpressure.
+  resuming at the low-water mark (16 KiB): that is its backpressure, declared as
+  'write_flow_control' (the transport's default marks, which it keeps).
 
 Rules of this module:
 - the event loop runs on its own thread for the driver's lifetime; the caller's
@@ -180,6 +181,8 @@ class AsyncioStreamsDriver(AsyncioDriver):
 
     name = "asyncio-streams"
     description = "asyncio streams (StreamReader.read, StreamWriter.write + drain) on its epoll loop"
+    #: A send completes once the transport holds its unsent bytes, up to the high-water mark.
+    capabilities = frozenset({"write_flow_control"})
 
     def __init__(self) -> None:
         super().__init__()

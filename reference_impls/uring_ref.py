@@ -3,22 +3,32 @@
 What it is: true kernel completion on Linux. A RECV handed to the ring is
 performed by the kernel itself when bytes arrive: they leave the socket buffer
 and the completion (CQE) is posted to the ring even while the application's
-thread is doing something else, or nothing (declared as 'kernel_completion').
+thread is doing something else, or nothing (declared as 'kernel_completion'), and
+a SEND asks the kernel for every byte, so it goes on alone until the last one
+(declared as 'kernel_send_all'). The driver declares both from how it sets up its
+ring and its sends (`capabilities_of`), so a subclass that changes either gets
+what it really has.
 No event loop, no epoll: raw io_uring system calls through sockspec.reference_impls._uring
 (ctypes). At start-up the driver probes the kernel; where io_uring is refused
 (ENOSYS, EPERM, kernel.io_uring_disabled, a seccomp filter) its behaviours are
 not applicable, with that reason.
 
 Rules of this module:
-- one ring, one thread: the ring thread prepares every SQE and reaps every CQE,
-  because a request belongs to the thread that submitted it (io_uring_enter(2));
+- one ring, one thread: the ring thread makes the ring, prepares every SQE and
+  reaps every CQE, because a request belongs to the thread that submitted it
+  (io_uring_enter(2)) and a SINGLE_ISSUER ring to the thread that made it;
   other threads hand commands over through a queue and an eventfd that the
   ring polls, and never wait for the kernel, so every submit returns at once;
-- the ring is set up without COOP_TASKRUN or DEFER_TASKRUN: the kernel then runs
+- the ring is set up without DEFER_TASKRUN (`SETUP_FLAGS`): the kernel then runs
   its completion work by interrupting the ring thread wherever it is, even parked
-  in pause(), so the bytes move while the application does not run;
-- SEND carries MSG_WAITALL (a plain SEND may complete short: io_uring_enter(2));
-  should a kernel still complete it short, the rest is submitted again;
+  in pause(), so the bytes move while the application does not run; with
+  DEFER_TASKRUN it would hold that work until the ring thread next waits in
+  io_uring_enter with GETEVENTS, and nothing moves while paused (measured;
+  linux-socket-facts B2), so such a ring has no 'kernel_completion';
+- SEND carries MSG_WAITALL (`SEND_FLAGS`; a plain SEND may complete short,
+  linux-socket-facts D); should a kernel still complete it short, the rest is
+  submitted again, by the ring thread: without MSG_WAITALL a send would go on
+  only while the application runs, so such a driver has no 'kernel_send_all';
 - cancel is IORING_OP_ASYNC_CANCEL; the operation's own CQE finishes the handle
   (-ECANCELED: CancelledError, with nothing consumed; or its result, if it won);
 - buffers and addresses stay referenced by their operation until its CQE is reaped;
@@ -39,12 +49,12 @@ import select
 import socket
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from sockspec.driving.drivers import CompletionDriver
 from sockspec.language.model import Model
 from sockspec.reference_impls._completion import Handle
-from sockspec.reference_impls._uring import Op, Ring, sockaddr, unavailable
+from sockspec.reference_impls._uring import IORING_SETUP_DEFER_TASKRUN, Op, Ring, sockaddr, unavailable
 
 #: How long start-up, pause() and release() wait for the ring thread.
 THREAD_LIMIT = 5.0
@@ -53,7 +63,24 @@ ENTRIES = 64
 WAKE = 0
 #: Marks the user_data of a cancel request (its CQE only says whether the target was found).
 CANCEL_TAG = 1 << 63
+#: io_uring_setup(2) flags of the ring: none (no DEFER_TASKRUN, see the module's rules).
+SETUP_FLAGS = 0
+#: Flags of every SEND: the kernel carries it to the last byte (MSG_WAITALL), and a peer that has
+#: gone makes it fail with EPIPE rather than raise SIGPIPE.
 SEND_FLAGS = socket.MSG_WAITALL | socket.MSG_NOSIGNAL
+
+
+def capabilities_of(setup_flags: int, send_flags: int) -> frozenset[str]:
+    """What the kernel does alone for a driver whose ring is set up with `setup_flags` and whose
+    SENDs carry `send_flags`: 'kernel_completion' unless the ring defers its completion work to
+    io_uring_enter (IORING_SETUP_DEFER_TASKRUN); 'kernel_send_all' when a SEND asks the kernel
+    for every byte (MSG_WAITALL)."""
+    found = set()
+    if not setup_flags & IORING_SETUP_DEFER_TASKRUN:
+        found.add("kernel_completion")
+    if send_flags & socket.MSG_WAITALL:
+        found.add("kernel_send_all")
+    return frozenset(found)
 
 
 def _error(res: int) -> BaseException:
@@ -112,11 +139,12 @@ class _Recv(_Operation):
 
 
 class _Send(_Operation):
-    def __init__(self, request_cancel: Cancel, sock: socket.socket, data: bytes) -> None:
+    def __init__(self, request_cancel: Cancel, sock: socket.socket, data: bytes, flags: int) -> None:
         super().__init__(request_cancel, sock)
         self.buffer = ctypes.create_string_buffer(data, len(data))
         self.total = len(data)
         self.sent = 0
+        self.flags = flags
 
     def prepare(self, ring: Ring, user_data: int) -> None:
         ring.prepare(
@@ -124,7 +152,7 @@ class _Send(_Operation):
             self.sock.fileno(),
             addr=ctypes.addressof(self.buffer) + self.sent,
             length=self.total - self.sent,
-            op_flags=SEND_FLAGS,
+            op_flags=self.flags,
             user_data=user_data,
         )
 
@@ -172,15 +200,23 @@ class UringDriver(CompletionDriver):
 
     name = "io_uring"
     models = frozenset({Model.COMPLETION})
-    capabilities = frozenset({"kernel_completion"})
     description = "io_uring (raw system calls via ctypes): the kernel performs each operation, posts a CQE"
+    #: io_uring_setup(2) flags of its ring, and the flags of its SENDs; they decide its capabilities.
+    setup_flags: ClassVar[int] = SETUP_FLAGS
+    send_flags: ClassVar[int] = SEND_FLAGS
+    capabilities = capabilities_of(SETUP_FLAGS, SEND_FLAGS)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass declares what its own flags give, unless it states its capabilities itself."""
+        super().__init_subclass__(**kwargs)
+        if "capabilities" not in cls.__dict__:
+            cls.capabilities = capabilities_of(cls.setup_flags, cls.send_flags)
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
-        return unavailable()
+        return unavailable(flags=cls.setup_flags)
 
     def __init__(self) -> None:
-        self._ring = Ring(ENTRIES)
         self._wake = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
         self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         # The ring thread only: operations in flight by user_data, and the next user_data.
@@ -190,13 +226,28 @@ class UringDriver(CompletionDriver):
         self._parked = threading.Event()
         self._resumed = threading.Event()
         self._resumed.set()
+        self._ring: Ring
+        self._made = threading.Event()
+        self._setup_error: OSError | None = None
         self._thread = threading.Thread(target=self._run, name="sockspec-io_uring", daemon=True)
         self._thread.start()
+        if not self._made.wait(THREAD_LIMIT):
+            raise RuntimeError(f"the io_uring ring thread did not start within {THREAD_LIMIT} s")
+        if self._setup_error is not None:
+            self._thread.join(THREAD_LIMIT)
+            os.close(self._wake)
+            raise self._setup_error
 
     # -- the ring thread -------------------------------------------------------
 
     def _run(self) -> None:
-        ring = self._ring
+        try:
+            ring = self._ring = Ring(ENTRIES, self.setup_flags)
+        except OSError as exc:
+            self._setup_error = exc
+            return
+        finally:
+            self._made.set()
         try:
             self._arm_wake()
             while not (self._stopping and not self._in_flight):
@@ -273,7 +324,7 @@ class UringDriver(CompletionDriver):
         return self._submit(_Recv(self._request_cancel, sock, size))
 
     def submit_send(self, sock: socket.socket, data: bytes) -> Handle:
-        return self._submit(_Send(self._request_cancel, sock, data))
+        return self._submit(_Send(self._request_cancel, sock, data, self.send_flags))
 
     def submit_accept(self, listener: socket.socket) -> Handle:
         return self._submit(_Accept(self._request_cancel, listener))

@@ -6,6 +6,8 @@ Rules of this module:
   and a one-line summary), each once, so it reads and is checked without the sources beside it;
 - an entry has exactly one status: `covered` (behaviours), `weak` (behaviours and `weak`, what they leave
   out), `uncovered` (`reason`: why no behaviour can) or `todo` (`todo`: a behaviour wanted, not written);
+- an entry with behaviours may also say their `limits`: where a rule was narrowed to what its source
+  supports (its text, or what it requires of an impl), and why; it is a note, not a status;
 - `problems(map, ids, seed)` says what is wrong with the map: an entry with no status or two, an id the
   corpus lacks, a claim whose section or quote the seed's list (tests/seed-sections.txt) does not have,
   an item listed twice or missing; `source_problems` compares it with the real seed and facts file;
@@ -68,6 +70,7 @@ class Entry:
     weak: str | None
     reason: str | None
     todo: str | None
+    limits: str | None = None
 
     @property
     def statuses(self) -> tuple[Status, ...]:
@@ -103,8 +106,9 @@ class CoverageMap:
         return self.claims + self.facts
 
 
-CLAIM_FIELDS = frozenset({"claim", "section", "quote", "says", "behaviours", "weak", "reason", "todo"})
-FACT_FIELDS = frozenset({"item", "name", "says", "behaviours", "weak", "reason", "todo"})
+STATUS_FIELDS = frozenset({"says", "behaviours", "weak", "reason", "todo", "limits"})
+CLAIM_FIELDS = frozenset({"claim", "section", "quote"}) | STATUS_FIELDS
+FACT_FIELDS = frozenset({"item", "name"}) | STATUS_FIELDS
 
 
 def _entry(raw: Any, fields: frozenset[str], key_field: str, where: str) -> Entry:
@@ -128,6 +132,7 @@ def _entry(raw: Any, fields: frozenset[str], key_field: str, where: str) -> Entr
         weak=raw.get("weak"),
         reason=raw.get("reason"),
         todo=raw.get("todo"),
+        limits=raw.get("limits"),
     )
 
 
@@ -180,6 +185,8 @@ def problems(coverage: CoverageMap, ids: Iterable[str], seed: Mapping[str, Seque
         for behaviour in entry.behaviours:
             if behaviour not in known:
                 found.append(f"{entry.key}: no behaviour {behaviour!r} in the corpus")
+        if entry.limits and not entry.behaviours:
+            found.append(f"{entry.key}: `limits` says how its behaviours are narrowed, and it names none")
     for repeated in _repeated(entry.key for entry in coverage.entries):
         found.append(f"{repeated}: listed more than once")
     items = [entry.key for entry in coverage.facts]
@@ -279,6 +286,8 @@ def _rows(title: str, entries: Sequence[Entry], label: str) -> list[str]:
                 lines.append(f"              -> {', '.join(entry.behaviours)}")
             if entry.note:
                 lines.append(f"              ({entry.note})")
+            if entry.limits:
+                lines.append(f"              (limits: {entry.limits})")
     return lines
 
 

@@ -3,7 +3,8 @@
 Rules of this module:
 - each faulty driver breaks one rule of the completion model, the way a real
   implementation might get it wrong; its docstring says the defect in one line;
-  most are the asyncio reference driver with one operation changed;
+  most are the asyncio reference driver with one operation changed, the rest the
+  asyncio-streams or io_uring reference driver with one setting changed;
 - `breaks` maps every behaviour id the defect fails, wherever it shows, to a
   substring expected in that failure's mismatch text, so a failure for another
   reason is noticed; every other behaviour of its models must pass (the
@@ -29,7 +30,9 @@ from typing import Any, ClassVar
 from sockspec.driving.drivers import CompletionDriver
 from sockspec.language.model import Model
 from sockspec.reference_impls._completion import Handle
-from sockspec.reference_impls.asyncio_ref import AsyncioDriver, AsyncioStreamsDriver
+from sockspec.reference_impls._uring import IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER
+from sockspec.reference_impls.asyncio_ref import AsyncioDriver, AsyncioStreamsDriver, Streams
+from sockspec.reference_impls.uring_ref import UringDriver
 
 THREAD_LIMIT = 5.0
 
@@ -210,7 +213,10 @@ class ShortSend(FaultyCompletionDriver):
     """A send that completes after one partial send() with the count it moved."""
 
     name = "faulty-completion-short-send"
-    breaks = {"completion.send.waits-for-room": "expected data 1048576 bytes"}
+    breaks = {
+        "completion.send.waits-for-room": "expected data 1048576 bytes",
+        "completion.send.cancel-sends-a-prefix": "expected s pending True, observed False",
+    }
 
     def submit_send(self, sock: socket.socket, data: bytes) -> Handle:
         sock.setblocking(False)
@@ -226,7 +232,11 @@ class UndrainedSend(AsyncioStreamsDriver):
     """A streams send that writes without awaiting drain(), so it completes with the bytes still buffered."""
 
     name = "faulty-completion-undrained-send"
-    breaks: ClassVar[dict[str, str]] = {"completion.send.waits-for-room": "not before 'drain'"}
+    breaks: ClassVar[dict[str, str]] = {
+        "completion.send.waits-for-room": "not before 'drain'",
+        "completion.send.write-flow-control": "expected past pending True, observed False",
+        "completion.send.cancel-sends-a-prefix": "expected s pending True, observed False",
+    }
 
     def submit_send(self, sock: socket.socket, data: bytes) -> Handle:
         async def write() -> int:
@@ -235,6 +245,68 @@ class UndrainedSend(AsyncioStreamsDriver):
             return len(data)
 
         return self.submit(write)
+
+
+class _WriteMarks(AsyncioStreamsDriver):
+    """asyncio streams whose transports pause and resume writing at other marks than the defaults."""
+
+    high: ClassVar[int] = 65536
+    low: ClassVar[int] = 16384
+    breaks: ClassVar[dict[str, str]] = {}
+
+    async def _open(self, sock: socket.socket) -> Streams:
+        streams = await super()._open(sock)
+        streams[1].transport.set_write_buffer_limits(high=self.high, low=self.low)
+        return streams
+
+
+class UnbufferedSend(_WriteMarks):
+    """A streams send that completes only once the kernel has taken every byte (both write marks 0)."""
+
+    name = "faulty-completion-unbuffered-send"
+    high, low = 0, 0
+    breaks: ClassVar[dict[str, str]] = {"completion.send.write-flow-control": "still blocked"}
+
+
+class EarlyResumeSend(_WriteMarks):
+    """A paused streams send that resumes as soon as the buffer is back within the high-water mark."""
+
+    name = "faulty-completion-early-resume"
+    high, low = 65536, 65536
+    breaks: ClassVar[dict[str, str]] = {
+        "completion.send.write-flow-control": "expected past pending True, observed False"
+    }
+
+
+class LateResumeSend(_WriteMarks):
+    """A paused streams send that resumes only once the buffer is empty (low-water mark 0)."""
+
+    name = "faulty-completion-late-resume"
+    high, low = 65536, 0
+    breaks: ClassVar[dict[str, str]] = {"completion.send.write-flow-control": "still blocked"}
+
+
+class _Uncancellable(Handle):
+    """A handle that ignores a cancel request: the operation goes on to its own end."""
+
+    def cancel(self) -> None:
+        pass
+
+
+class UncancellableSend(FaultyCompletionDriver):
+    """A send that ignores cancellation and completes only once every byte has gone out."""
+
+    name = "faulty-completion-uncancellable-send"
+    breaks = {"completion.send.cancel-sends-a-prefix": "still blocked"}
+
+    def submit_send(self, sock: socket.socket, data: bytes) -> Handle:
+        sock.setblocking(False)
+
+        async def send() -> int:
+            await self.loop.sock_sendall(sock, data)
+            return len(data)
+
+        return self.submit(send, _Uncancellable)
 
 
 class ReadableSend(FaultyCompletionDriver):
@@ -348,12 +420,35 @@ class ReadableConnect(FaultyCompletionDriver):
 
 
 class ClaimedKernelCompletion(FaultyCompletionDriver):
-    """The asyncio driver claiming kernel_completion: paused, its loop leaves the work to nobody."""
+    """The asyncio driver claiming kernel completion: paused, its loop leaves the work to nobody."""
 
     name = "faulty-completion-claimed-kernel"
-    capabilities = frozenset({"kernel_completion"})
+    capabilities = frozenset({"kernel_completion", "kernel_send_all"})
     breaks = {
         "completion.kernel.drains-while-paused": "expected unread 0, observed 5",
+        "completion.kernel.send-progresses-while-paused": "expected data 1048576 bytes",
+    }
+
+
+class DeferredRing(UringDriver):
+    """io_uring on a ring that defers completion work (DEFER_TASKRUN), claiming kernel_completion."""
+
+    name = "faulty-completion-deferred-ring"
+    setup_flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN
+    capabilities = frozenset({"kernel_completion", "kernel_send_all"})
+    breaks: ClassVar[dict[str, str]] = {
+        "completion.kernel.drains-while-paused": "expected unread 0, observed 5",
+        "completion.kernel.send-progresses-while-paused": "expected data 1048576 bytes",
+    }
+
+
+class ResubmittedSend(UringDriver):
+    """io_uring SENDs without MSG_WAITALL (its thread resubmits the rest), claiming kernel_send_all."""
+
+    name = "faulty-completion-resubmitted-send"
+    send_flags = socket.MSG_NOSIGNAL
+    capabilities = frozenset({"kernel_completion", "kernel_send_all"})
+    breaks: ClassVar[dict[str, str]] = {
         "completion.kernel.send-progresses-while-paused": "expected data 1048576 bytes",
     }
 
@@ -367,8 +462,8 @@ class SerialDriver(CompletionDriver):
 
     def __init__(self) -> None:
         self._work: queue.SimpleQueue[tuple[Handle, Callable[[Handle], object]] | None] = queue.SimpleQueue()
-        # A cancel wakes a recv waiting for bytes (its only defect is the order), whether or not
-        # the worker has started it yet.
+        # A cancel wakes a recv waiting for bytes or a send waiting for room (its only defect is
+        # the order), whether or not the worker has started it yet.
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._thread = threading.Thread(target=self._serve, name=f"sockspec-{self.name}", daemon=True)
         self._thread.start()
@@ -377,14 +472,15 @@ class SerialDriver(CompletionDriver):
         with contextlib.suppress(OSError):
             self._wake_writer.send(b"!")
 
-    def _readable_unless_cancelled(self, sock: socket.socket, handle: Handle) -> None:
+    def _ready_unless_cancelled(self, sock: socket.socket, handle: Handle, write: bool = False) -> None:
         while True:
-            readable, _, _ = select.select([sock, self._wake_reader], [], [])
+            reading = [self._wake_reader] if write else [self._wake_reader, sock]
+            readable, writable, _ = select.select(reading, [sock] if write else [], [])
             if self._wake_reader in readable:
                 self._wake_reader.recv(4096)
             if handle.cancel_requested:
                 raise concurrent.futures.CancelledError()
-            if sock in readable:
+            if sock in readable or sock in writable:
                 return
 
     def _serve(self) -> None:
@@ -408,14 +504,18 @@ class SerialDriver(CompletionDriver):
 
     def submit_recv(self, sock: socket.socket, size: int) -> Handle:
         def recv(handle: Handle) -> bytes:
-            self._readable_unless_cancelled(sock, handle)
+            self._ready_unless_cancelled(sock, handle)
             return sock.recv(size)
 
         return self._submit(sock, recv)
 
     def submit_send(self, sock: socket.socket, data: bytes) -> Handle:
-        def send(_handle: Handle) -> int:
-            sock.sendall(data)
+        def send(handle: Handle) -> int:
+            sent = 0
+            while sent < len(data):
+                self._ready_unless_cancelled(sock, handle, write=True)
+                with contextlib.suppress(BlockingIOError):
+                    sent += sock.send(data[sent:], socket.MSG_DONTWAIT)
             return len(data)
 
         return self._submit(sock, send)
@@ -444,6 +544,10 @@ FAULTY: tuple[type[CompletionDriver], ...] = (
     LossyCancel,
     ShortSend,
     UndrainedSend,
+    UnbufferedSend,
+    EarlyResumeSend,
+    LateResumeSend,
+    UncancellableSend,
     ReadableSend,
     EofErrorRecv,
     HangupFirstRecv,
@@ -451,5 +555,7 @@ FAULTY: tuple[type[CompletionDriver], ...] = (
     EagerAccept,
     ReadableConnect,
     ClaimedKernelCompletion,
+    DeferredRing,
+    ResubmittedSend,
     SerialDriver,
 )

@@ -9,6 +9,8 @@ Rules of this file:
 - every item of the facts file (shipped as docs/linux-socket-facts.md) is in the map once, under its own
   name; with ../shared beside the clone, every quote is in its section of the real seed and the shipped
   facts file is the one beside it (skipped, with the reason, otherwise);
+- an entry's `limits` (how its behaviours were narrowed to their source) is shown under it in the
+  table, and is refused on an entry without behaviours;
 - the checks themselves are shown to catch each kind of problem on small samples.
 """
 
@@ -93,6 +95,20 @@ def test_problems_of_a_sample_map() -> None:
     for problem in expected:
         assert problem in problems
     assert sum(problem.endswith("is not in the map") for problem in problems) == len(cm.FACT_ITEMS) - 1
+
+
+def test_limits_are_shown_with_their_entry_and_need_behaviours() -> None:
+    sample = cm.parse(
+        "seed: []\nfacts:\n"
+        "  - {item: A.45, name: flag.waitall, says: s, behaviours: [blocking.a], limits: short on a signal}\n"
+        "  - {item: A.46, name: rd.read_cond, says: s, reason: r, limits: nothing to narrow}\n",
+        "sample",
+    )
+    assert sample.facts[0].status is cm.Status.COVERED
+    assert "              (limits: short on a signal)" in cm.table(sample).splitlines()
+    problems = cm.problems(sample, ["blocking.a"], {})
+    assert "A.46: `limits` says how its behaviours are narrowed, and it names none" in problems
+    assert not [problem for problem in problems if problem.startswith("A.45:")]
 
 
 def test_sample_map_refuses_an_unknown_field() -> None:

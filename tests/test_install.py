@@ -82,11 +82,13 @@ CORPUS_ID = "completion.recv.pending-at-once"
 # The families this machine has (without ::1, tcp6 items are not applicable).
 FAMILIES = [family for family in Family if unavailable(family) is None]
 ITEMS = item_count(BEHAVIOURS)  # items of one impl
-# asyncio runs the completion behaviours but those that need the kernel to complete, and the server ones.
+# asyncio runs the completion behaviours but those that need the kernel to complete or write flow
+# control (asyncio streams), and the server ones.
+ASYNCIO_LACKS = {"kernel_completion", "kernel_send_all", "write_flow_control"}
 ASYNCIO_RUNS = [
     behaviour
     for behaviour in BEHAVIOURS
-    if behaviour.model in {Model.COMPLETION, Model.SERVER} and "kernel_completion" not in behaviour.requires
+    if behaviour.model in {Model.COMPLETION, Model.SERVER} and not behaviour.requires & ASYNCIO_LACKS
 ]
 USER_BEHAVIOUR = load_text(USER_SPEC, "mine/extra.yaml").behaviours[0]
 

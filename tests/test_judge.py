@@ -49,6 +49,39 @@ def test_judge_data_expected_error_observed() -> None:
     ]
 
 
+@pytest.mark.parametrize("value", [b"", b"he", b"hello"])
+def test_judge_prefix_of_none_to_all(value: bytes) -> None:
+    assert judge(Expectation(prefix_of=b"hello"), returned(value), NOBODY, TIMING) == []
+
+
+@pytest.mark.parametrize(
+    ("whole", "value", "text"),
+    [
+        (b"hello", b"hex", "expected a prefix of b'hello', observed b'hex'"),
+        (b"hello", b"hello!", "expected a prefix of b'hello', observed b'hello!'"),
+        (
+            b"a" * 40,
+            b"a" * 41,
+            "expected a prefix of 40 bytes (b'aaaaaaaaaaaa'...), observed 41 bytes (b'aaaaaaaaaaaa'...); "
+            "all 40 bytes match, then 1 more bytes came",
+        ),
+        (
+            b"a" * 40,
+            b"a" * 20 + b"x" * 14,
+            "expected a prefix of 40 bytes (b'aaaaaaaaaaaa'...), observed 34 bytes (b'aaaaaaaaaaaa'...); "
+            "they differ first at offset 20: expected b'aaaaaaaa'..., observed b'xxxxxxxx'...",
+        ),
+    ],
+)
+def test_judge_prefix_of_refuses_other_bytes(whole: bytes, value: bytes, text: str) -> None:
+    assert judge(Expectation(prefix_of=whole), returned(value), NOBODY, TIMING) == [text]
+
+
+def test_judge_prefix_of_an_error() -> None:
+    found = judge(Expectation(prefix_of=b"hello"), failed("reset"), NOBODY, TIMING)
+    assert found == ["expected a prefix of b'hello' (none to all of it), observed error reset"]
+
+
 @pytest.mark.parametrize("value", [b"h", b"hell", 1, 4])
 def test_judge_length_in_range(value: object) -> None:
     assert judge(Expectation(length=Range(1, 4)), returned(value), NOBODY, TIMING) == []
@@ -299,9 +332,11 @@ def test_describe_every_field() -> None:
         before="b",
         within=0.5,
         min_elapsed=0.25,
+        prefix_of=b"hi!",
     )
     assert describe(expect) == (
         "data b'hi', length at most 4, EOF (b''), success, error broken_pipe or reset, "
+        "a prefix of b'hi!' (none to all of it), "
         "not before 'a', before 'b', not sooner than 250.0 ms, within 500.0 ms"
     )
     assert describe(Expectation()) == "anything"

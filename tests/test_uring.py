@@ -6,7 +6,10 @@ Rules of this file:
 - each ring is closed by the test that made it; a request is submitted and
   reaped by one thread, except where a test shows the ring thread parked;
 - the probe's refusal path is shown through the plugin with a driver that
-  reports a reason, so no system call is faked.
+  reports a reason, so no system call is faked;
+- the driver's capabilities follow from its ring's setup flags and its SEND
+  flags, and a ring set up with DEFER_TASKRUN is shown not to complete while
+  its thread is parked (the reason such a ring has no 'kernel_completion').
 """
 
 from __future__ import annotations
@@ -25,14 +28,30 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sockspec.judging.applicability import DriverProfile, Profile, not_applicable
 from sockspec.language.loader import load_file
-from sockspec.reference_impls._uring import SETUP_REFUSALS, Cqe, Op, Ring, sockaddr, unavailable
-from sockspec.reference_impls.uring_ref import UringDriver
+from sockspec.language.model import Model
+from sockspec.reference_impls._uring import (
+    IORING_SETUP_DEFER_TASKRUN,
+    IORING_SETUP_SINGLE_ISSUER,
+    SETUP_REFUSALS,
+    Cqe,
+    Op,
+    Ring,
+    sockaddr,
+    unavailable,
+)
+from sockspec.reference_impls.uring_ref import UringDriver, capabilities_of
 
 from tests.waiting import until
 
 REASON = unavailable()
 needs_uring = pytest.mark.skipif(REASON is not None, reason=f"io_uring unavailable: {REASON}")
+DEFERRING = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN
+DEFERRING_REASON = unavailable(flags=DEFERRING)
+needs_deferring = pytest.mark.skipif(
+    DEFERRING_REASON is not None, reason=f"no DEFER_TASKRUN ring: {DEFERRING_REASON}"
+)
 WAIT = 5.0
 SPEC = Path(__file__).resolve().parent.parent / "spec" / "completion.yaml"
 
@@ -275,6 +294,75 @@ def test_kernel_completes_while_the_submitting_thread_is_parked(
     assert reaped == [Cqe(1, 5, 0)]
 
 
+def _parked_recv(pair: tuple[socket.socket, socket.socket], flags: int) -> tuple[int, bytes, list[Cqe]]:
+    """A RECV submitted by a thread that then parks while the peer sends: FIONREAD and the buffer
+    once the bytes had time to move (200 ms), and the CQEs reaped after the thread resumes."""
+    ours, theirs = pair
+    buffer = ctypes.create_string_buffer(64)
+    parked, resumed = threading.Event(), threading.Event()
+    reaped: list[Cqe] = []
+
+    def ring_thread() -> None:
+        ring = Ring(8, flags)  # made here: a SINGLE_ISSUER ring belongs to the thread that makes it
+        try:
+            ring.prepare(Op.RECV, ours.fileno(), addr=ctypes.addressof(buffer), length=64, user_data=1)
+            ring.submit()
+            parked.set()
+            resumed.wait(WAIT)
+            reaped.extend(_reap(ring, 1))
+        finally:
+            ring.close()
+
+    thread = threading.Thread(target=ring_thread)
+    thread.start()
+    try:
+        assert parked.wait(WAIT)
+        theirs.sendall(b"hello")
+        threading.Event().wait(0.2)
+        seen = (_unread(ours), buffer.raw[:5])
+    finally:
+        resumed.set()
+        thread.join(WAIT)
+    return (*seen, reaped)
+
+
+@needs_deferring
+def test_a_deferring_ring_completes_nothing_while_its_thread_is_parked(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    assert _parked_recv(pair, DEFERRING) == (5, bytes(5), [Cqe(1, 5, 0)])
+
+
+def test_capabilities_follow_the_ring_and_send_flags() -> None:
+    waitall = socket.MSG_WAITALL | socket.MSG_NOSIGNAL
+    assert capabilities_of(0, waitall) == {"kernel_completion", "kernel_send_all"}
+    assert capabilities_of(DEFERRING, waitall) == {"kernel_send_all"}
+    assert capabilities_of(0, socket.MSG_NOSIGNAL) == {"kernel_completion"}
+    assert UringDriver.capabilities == {"kernel_completion", "kernel_send_all"}
+
+
+def test_a_deferring_or_short_sending_driver_is_not_given_the_kernel_behaviours() -> None:
+    class Deferring(UringDriver):
+        setup_flags = DEFERRING
+
+    class ShortSends(UringDriver):
+        send_flags = socket.MSG_NOSIGNAL
+
+    behaviours = {b.id: b for b in load_file(SPEC, "spec/completion.yaml").behaviours}
+
+    def reason(driver: type[UringDriver], behaviour_id: str) -> str | None:
+        models = frozenset({Model.COMPLETION})
+        profile = Profile(driver.__name__, DriverProfile(models, models, driver.capabilities))
+        return not_applicable(behaviours[behaviour_id], profile)
+
+    drains, sends = "completion.kernel.drains-while-paused", "completion.kernel.send-progresses-while-paused"
+    assert reason(UringDriver, drains) is None and reason(UringDriver, sends) is None
+    assert reason(Deferring, drains) == "needs kernel_completion, which Deferring does not have"
+    assert reason(Deferring, sends) == "needs kernel_completion, which Deferring does not have"
+    assert reason(ShortSends, drains) is None
+    assert reason(ShortSends, sends) == "needs kernel_send_all, which ShortSends does not have"
+
+
 @needs_uring
 def test_close_releases_the_ring_descriptor() -> None:
     ring = Ring(4)
@@ -311,6 +399,8 @@ def test_refused_driver_is_not_applicable_with_its_reason(pytester: pytest.Pytes
         """
     )
     result = pytester.runpytest("--impl=refused:Refused", "-m", "completion", "-rs", "-p", "no:cacheprovider")
-    items = sum(len(behaviour.families) for behaviour in load_file(SPEC, "spec/completion.yaml").behaviours)
+    behaviours = load_file(SPEC, "spec/completion.yaml").behaviours
+    # What the machine refuses is skipped; what the driver lacks (write flow control) is not collected.
+    items = sum(len(b.families) for b in behaviours if b.requires <= UringDriver.capabilities)
     result.assert_outcomes(skipped=items)
     result.stdout.fnmatch_lines(["*refused:Refused cannot run on this machine: io_uring is refused*EPERM*"])

@@ -51,7 +51,12 @@ class Driver(abc.ABC):  # noqa: B024 - the base of every model's contract
     #: One line saying what the driver is built on.
     description: ClassVar[str] = ""
     #: Optional features a behaviour may require ('edge', 'oneshot', 'rdhup',
-    #: 'hangup': error and hang-up reported as events of their own, 'kernel_completion');
+    #: 'hangup': error and hang-up reported as events of their own; for completion,
+    #: 'kernel_completion': the kernel performs submitted work and posts its completion
+    #: while the application's side is paused, 'kernel_send_all': the kernel itself
+    #: carries a submitted send to its last byte, 'write_flow_control': a send completes
+    #: once the application's side holds its unsent bytes, up to a 64 KiB high-water
+    #: mark, and a send past it completes once they are down to 16 KiB);
     #: a behaviour needing one the driver lacks is not applicable.
     capabilities: ClassVar[frozenset[str]] = frozenset()
 

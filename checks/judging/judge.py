@@ -111,6 +111,8 @@ def describe(expect: Expectation) -> str:
         parts.append("events without " + ", ".join(sorted(expect.ready_excludes)))
     if expect.unread is not None:
         parts.append(f"{expect.unread} bytes left in the kernel buffer at that moment")
+    if expect.prefix_of is not None:
+        parts.append(f"a prefix of {Payload(expect.prefix_of).describe()} (none to all of it)")
     if expect.any_of:
         parts.append("any of (" + "; ".join(describe(option) for option in expect.any_of) + ")")
     if expect.not_before:
@@ -148,6 +150,7 @@ def _result_texts(expect: Expectation, observed: Observation) -> list[str]:
         or expect.ready is not None
         or bool(expect.ready_includes or expect.ready_excludes)
         or expect.unread is not None
+        or expect.prefix_of is not None
     )
     if observed.error is not None:
         if expect.errors and observed.error not in expect.errors:
@@ -174,7 +177,25 @@ def _result_texts(expect: Expectation, observed: Observation) -> list[str]:
         found.append(
             f"expected {expect.unread} bytes left in the kernel buffer when it returned, observed {seen}"
         )
+    if expect.prefix_of is not None and not _is_prefix(expect.prefix_of, observed.value):
+        found.append(
+            f"expected a prefix of {Payload(expect.prefix_of).describe()}, observed {observed.describe()}"
+            + _prefix_note(expect.prefix_of, observed.value)
+        )
     return found
+
+
+def _is_prefix(whole: bytes, value: object) -> bool:
+    return isinstance(value, bytes) and len(value) <= len(whole) and whole.startswith(value)
+
+
+def _prefix_note(whole: bytes, observed: object) -> str:
+    """For long payloads, where bytes that are not a prefix of `whole` leave it."""
+    if not isinstance(observed, bytes) or max(len(whole), len(observed)) <= SHORT:
+        return ""
+    if len(observed) > len(whole):
+        return f"; {describe_difference(whole, observed)}"
+    return f"; {describe_difference(whole[: len(observed)], observed)}"
 
 
 SHORT = 32
@@ -334,6 +355,7 @@ def assess(
         ready_includes=expect.ready_includes,
         ready_excludes=expect.ready_excludes,
         unread=expect.unread,
+        prefix_of=expect.prefix_of,
     )
     if plain != Expectation():
         found.extend(_result_mismatches(plain, observed))

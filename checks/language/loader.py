@@ -308,6 +308,7 @@ def _expectation(raw: Mapping[str, Any]) -> Expectation:
         ready_includes=frozenset(raw.get("ready_includes", ())),
         ready_excludes=frozenset(raw.get("ready_excludes", ())),
         unread=raw.get("unread"),
+        prefix_of=_bytes(raw["prefix_of"]) if "prefix_of" in raw else None,
         any_of=tuple(_expectation(option) for option in raw.get("any_of", ())),
     )
 

@@ -120,6 +120,8 @@ class Expectation:
     the moment the outcome happened (a return, or a completion). `at_once`: the
     call returns at once, within the run's tolerance alone; `within`: it returns
     within that duration plus the tolerance (a rule about a real duration).
+    `prefix_of`: the bytes returned are the first N of these bytes, for any N
+    from none to all (what a cancelled send had sent by then, for instance).
     """
 
     data: bytes | None = None
@@ -136,6 +138,7 @@ class Expectation:
     ready_includes: frozenset[str] = frozenset()
     ready_excludes: frozenset[str] = frozenset()
     unread: int | None = None
+    prefix_of: bytes | None = None
     any_of: tuple[Expectation, ...] = ()
 
     @property
