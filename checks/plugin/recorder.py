@@ -14,7 +14,9 @@ Rules of this module:
   run again because their verdict failed only on time (with their notes);
 - failures that share a cause are said once per impl, in the summary and in the
   JSON report (`RunRecord.causes`, grouped by sockspec.reports.causes);
-- a run where nothing was checked fails as pytest's "no tests ran" (exit 5).
+- a run where nothing was checked fails as pytest's "no tests ran" (exit 5);
+- the scale behaviours' figures get a section of their own, after the summary
+  (sockspec.reports.scale_text).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from sockspec.language.model import Model
 from sockspec.plugin.options import HTML, JSON, OUTPUTS, WRITE_BASELINE
 from sockspec.plugin.state import LeftOut, State
 from sockspec.reports import baseline as baselines
-from sockspec.reports import causes, gate, jsonreport, record, results, server_text
+from sockspec.reports import causes, gate, jsonreport, record, results, scale_text, server_text
 from sockspec.reports import html as htmlreport
 from sockspec.reports import terminal as reports
 from sockspec.reports.record import ItemRecord, NotApplicableRecord, Outcome
@@ -238,12 +240,18 @@ class Recorder:
             terminalreporter.write_line(line)
         for line in self._server_lines():
             terminalreporter.write_line(f"server {line}")
+
         if self.stopped:
             terminalreporter.write_line(f"run {self.stopped}; the gate fails", red=True)
         for line in self.written:
             terminalreporter.write_line(f"wrote {line}")
         for line in self.problems:
             terminalreporter.write_line(f"sockspec: {line}", yellow=True)
+        scaled = scale_text.render(self.state.records)
+        if scaled:
+            terminalreporter.section("sockspec scale: the servers' costs by clients connected at once")
+            for line in scaled:
+                terminalreporter.write_line(line)
 
     def _server_lines(self) -> list[str]:
         """What the servers' session says; with pytest-xdist the workers ran the servers, so the
