@@ -123,14 +123,21 @@ def expected_ids(selected: list[tuple[str, Behaviour]], impl: str, family: Famil
 def applying(
     selected: list[tuple[str, Behaviour]], impl: applicability.Profile
 ) -> list[tuple[str, Behaviour]]:
-    """The behaviours of `selected` that apply to `impl`."""
-    return [(file, b) for file, b in selected if applicability.not_applicable(b, impl) is None]
+    """The behaviours of `selected` that apply to `impl` (scale behaviours aside: they are opt-in,
+    deselected unless -m names them, whether they apply or not)."""
+    return [
+        (file, b) for file, b in selected if b.scale is None and applicability.not_applicable(b, impl) is None
+    ]
 
 
 def not_applying(
     selected: list[tuple[str, Behaviour]], impl: applicability.Profile
 ) -> list[tuple[str, Behaviour]]:
-    return [(file, b) for file, b in selected if applicability.not_applicable(b, impl) is not None]
+    return [
+        (file, b)
+        for file, b in selected
+        if b.scale is None and applicability.not_applicable(b, impl) is not None
+    ]
 
 
 CORPUS_ITEMS = expected_ids(CORPUS, "sockets")
@@ -178,11 +185,15 @@ def test_collect_only_lists_the_items_that_apply(pytester: pytest.Pytester) -> N
     assert item_ids(result) == expected
     assert "spec/blocking.yaml::blocking.recv.waits-for-peer[sockets-tcp4]" in expected
     left = len(CORPUS_ITEMS) - len(expected)
+    scale = [(file, b) for file, b in CORPUS if b.scale is not None]
+    opt_in = len(expected_ids(scale, "sockets"))
     result.stdout.fnmatch_lines(
         [
             "not applicable, so deselected (not run):",
-            f"  sockets: readiness, completion ({left} items): sockets does not declare these models "
-            "(it declares: blocking, nonblocking)",
+            f"  sockets: readiness, completion ({left - opt_in} items): sockets does not declare these "
+            "models (it declares: blocking, nonblocking)",
+            f"opt-in, so deselected: {opt_in} scale item* ({', '.join(b.id for _f, b in scale)}): *"
+            "run them with -m scale",
             f"{len(expected)}/{len(CORPUS_ITEMS)} tests collected ({left} deselected) in *",
         ]
     )
@@ -284,7 +295,9 @@ def test_a_driver_gets_no_server_items_and_hears_why_once(pytester: pytest.Pytes
     assert result.ret == pytest.ExitCode.OK
     assert item_ids(result) == expected_ids(applying(CORPUS, impl), "userdrivers:BlockingOnly")
     assert all("::blocking." in node_id for node_id in item_ids(result))
-    servers = len(expected_ids([(file, b) for file, b in CORPUS if b.model is Model.SERVER], "x"))
+    servers = len(
+        expected_ids([(file, b) for file, b in CORPUS if b.model is Model.SERVER and b.scale is None], "x")
+    )
     others = len(
         expected_ids([(f, b) for f, b in not_applying(CORPUS, impl) if b.model is not Model.SERVER], "x")
     )

@@ -42,7 +42,7 @@ from sockspec.judging import confirm
 from sockspec.language.corpus import CORPUS
 from sockspec.plugin import items as spec_items
 from sockspec.plugin import options
-from sockspec.plugin.recorder import WORKER_LEFT_OUT, Recorder
+from sockspec.plugin.recorder import WORKER_LEFT_OUT, WORKER_OPT_IN, Recorder
 from sockspec.plugin.session import ServerSession
 from sockspec.plugin.state import STATE, State
 from sockspec.reports import results
@@ -131,18 +131,19 @@ def pytest_collection_modifyitems(
             kept = {id(item) for item in opt_in}
             items[:] = [item for item in items if id(item) not in kept]
             config.hook.pytest_deselected(items=opt_in)
+            state.opt_in.extend((item.impl.name, item.behaviour.id) for item in opt_in)
     elif spec_items.scale_items(items):
         raise_descriptor_limit()
     left = spec_items.not_applicable_items(items)
-    if not left:
-        return
-    gone = {id(item) for item in left}
-    items[:] = [item for item in items if id(item) not in gone]
-    config.hook.pytest_deselected(items=left)
-    state.left_out.extend(item.left_out() for item in left)
+    if left:
+        gone = {id(item) for item in left}
+        items[:] = [item for item in items if id(item) not in gone]
+        config.hook.pytest_deselected(items=left)
+        state.left_out.extend(item.left_out() for item in left)
     workeroutput = getattr(config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput[WORKER_LEFT_OUT] = [list(entry) for entry in state.left_out]
+        workeroutput[WORKER_OPT_IN] = [list(entry) for entry in state.opt_in]
 
 
 @pytest.hookimpl(wrapper=True)

@@ -41,6 +41,8 @@ from sockspec.reports.record import ItemRecord, NotApplicableRecord, Outcome
 
 #: The key under which a pytest-xdist worker sends the items it left out to the controller.
 WORKER_LEFT_OUT = "sockspec_left_out"
+#: The key under which it sends the scale items it left out because -m did not ask for them.
+WORKER_OPT_IN = "sockspec_opt_in"
 
 # A pytest report -> the gate's outcome, when the item itself did not say (skips, xfails, errors).
 SKIPPED_OUTCOMES: dict[bool, Outcome] = {True: Outcome.EXPECTED_FAIL, False: Outcome.NOT_APPLICABLE}
@@ -121,6 +123,9 @@ class Recorder:
             self.state.left_out.extend(
                 (impl, model, behaviour, reason) for impl, model, behaviour, reason in sent
             )
+        opted = getattr(node, "workeroutput", {}).get(WORKER_OPT_IN)
+        if opted and not self.state.opt_in:
+            self.state.opt_in.extend((impl, behaviour) for impl, behaviour in opted)
 
     def run_record(self) -> record.RunRecord:
         items = tuple(self.state.records)
@@ -210,15 +215,16 @@ class Recorder:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         left_out = not_applicable(self.state.left_out)
+        opt_in = reports.render_opt_in(self.state.opt_in)
         if self.config.getoption("collectonly"):
             # Nothing ran: only why pytest's count of deselected items is what it is.
-            lines = reports.render_not_applicable(left_out)
+            lines = reports.render_not_applicable(left_out) + opt_in
             if lines:
                 terminalreporter.section("sockspec")
             for line in lines:
                 terminalreporter.write_line(line)
             return
-        if not self.state.records and not left_out and not self.problems:
+        if not self.state.records and not left_out and not opt_in and not self.problems:
             return
         warned = [item for item in self.state.records if item.outcome is Outcome.WARNED]
         if warned:
@@ -234,6 +240,8 @@ class Recorder:
         terminalreporter.section("sockspec conformance")
         found = causes.group(self.state.records, self._servers(self.state.records))
         for line in reports.render_summary(self.state.records, left_out, found):
+            terminalreporter.write_line(line)
+        for line in opt_in:
             terminalreporter.write_line(line)
         timing = reports.render_timing(self.state.settings.timing, record.reruns(tuple(self.state.records)))
         for line in timing:

@@ -7,7 +7,8 @@ Rules of this module:
   flat line), with a gridline and a label per decade;
 - a line per server (`Series`), in a colour of its own (`COLOURS`, in order), named
   in the legend with the levels it has no figures for and why in one word; each point
-  carries a <title> with its values;
+  carries a <title> with its values; the lines narrow from the first server to the
+  last, so servers with equal figures (every loop has one thread) all stay visible;
 - layout only, in the style of the timelines (sockspec.reports.html.timeline): the
   same font, greys and text sizes; every text goes through `markup.escape`; no script,
   no external resource: the HTML report inlines it, bench/scale_figure.py writes it
@@ -40,6 +41,9 @@ TOP = 26  # the panel's title
 RIGHT = 16
 GAP = 24
 LEGEND_ROW = 18
+CHAR = 6.7  # the width of one character at 11px monospace
+WIDEST = 7.0  # the first server's line; the last one's is NARROWEST
+NARROWEST = 2.0
 COLUMNS = 2
 
 
@@ -141,12 +145,41 @@ def _legend_note(series: Series) -> str:
     return f" ({'; '.join(missing)})" if missing else ""
 
 
+def _legend(series: Sequence[Series], top: float, width: float) -> tuple[list[str], float]:
+    """A swatch and a name per server, side by side, on as many rows as they need; (svg, height)."""
+    parts: list[str] = []
+    x, y = 4.0, top
+    for number, one in enumerate(series):
+        colour = COLOURS[number % len(COLOURS)]
+        text = one.name + _legend_note(one)
+        room = 36 + len(text) * CHAR + 18
+        if x > 4.0 and x + room > width:
+            x, y = 4.0, y + LEGEND_ROW
+        parts.append(
+            f'<g class="legend" data-server="{escape(one.name)}">'
+            f'<line x1="{x:.1f}" y1="{y + 8:.1f}" x2="{x + 24:.1f}" y2="{y + 8:.1f}" stroke="{colour}" '
+            f'stroke-width="{_width(number, len(series))}"/>'
+            f'<circle cx="{x + 12:.1f}" cy="{y + 8:.1f}" r="3.5" fill="{colour}"/>'
+            f'<text x="{x + 32:.1f}" y="{y + 12:.1f}" fill="{TEXT}">{escape(text)}</text></g>'
+        )
+        x += room
+    return parts, (y - top + LEGEND_ROW) if series else 0.0
+
+
+def _width(number: int, count: int) -> float:
+    """The line width of the `number`th of `count` servers: the first widest, so that a line drawn
+    later over the same points leaves the earlier ones showing at its sides."""
+    return round(WIDEST - (WIDEST - NARROWEST) * number / max(1, count - 1), 1)
+
+
 def figure(series: Sequence[Series], title: str = "") -> str:
     """The four panels for these servers, as one SVG element."""
     rows = math.ceil(len(PANELS) / COLUMNS)
-    legend_height = LEGEND_ROW * (len(series) + (1 if title else 0)) + 8
     width = COLUMNS * PANEL_WIDTH + (COLUMNS - 1) * GAP
-    height = legend_height + rows * PANEL_HEIGHT + (rows - 1) * GAP
+    head = LEGEND_ROW if title else 0.0
+    legend, legend_rows = _legend(series, 4.0 + head, width)
+    legend_height = 4.0 + head + legend_rows + 8
+    height = round(legend_height + rows * PANEL_HEIGHT + (rows - 1) * GAP)
     clients = [level.clients for one in series for level in one.levels] or [1, 10]
     low, high = _decades(clients)
     parts = [
@@ -155,22 +188,11 @@ def figure(series: Sequence[Series], title: str = "") -> str:
         f'font-size="11" role="img" aria-label="{escape(title or "scale figure")}">',
         f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
     ]
-    y = 4.0
     if title:
         parts.append(
-            f'<text x="4" y="{y + 12:.1f}" font-size="13" font-weight="700" fill="{TEXT}">'
-            f"{escape(title)}</text>"
+            f'<text x="4" y="16" font-size="13" font-weight="700" fill="{TEXT}">{escape(title)}</text>'
         )
-        y += LEGEND_ROW
-    for number, one in enumerate(series):
-        colour = COLOURS[number % len(COLOURS)]
-        parts.append(
-            f'<g class="legend" data-server="{escape(one.name)}">'
-            f'<line x1="4" y1="{y + 8:.1f}" x2="28" y2="{y + 8:.1f}" stroke="{colour}" stroke-width="2.5"/>'
-            f'<circle cx="16" cy="{y + 8:.1f}" r="3.5" fill="{colour}"/>'
-            f'<text x="36" y="{y + 12:.1f}" fill="{TEXT}">{escape(one.name + _legend_note(one))}</text></g>'
-        )
-        y += LEGEND_ROW
+    parts.extend(legend)
     for index, panel in enumerate(PANELS):
         left = (index % COLUMNS) * (PANEL_WIDTH + GAP)
         top = legend_height + (index // COLUMNS) * (PANEL_HEIGHT + GAP)
@@ -217,7 +239,10 @@ def _panel(panel: Panel, series: Sequence[Series], left: float, top: float, low:
         parts.append(f'<g class="series" data-server="{escape(one.name)}">')
         if len(xy) > 1:
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _level, _value in xy)
-            parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
+            parts.append(
+                f'<polyline points="{path}" fill="none" stroke="{colour}" '
+                f'stroke-width="{_width(number, len(series))}" stroke-linejoin="round"/>'
+            )
         for x, y, level, value in xy:
             tip = f"{one.name}: {level.clients} clients: {panel.shown(value)}"
             parts.append(
