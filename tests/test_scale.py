@@ -486,8 +486,8 @@ def test_scale_items_are_left_out_unless_minus_m_names_them(pytester: pytest.Pyt
     chosen = pytester.runpytest_subprocess(
         "--impl=selectors", "-m", "scale", "--collect-only", "-q", "-p", "no:cacheprovider"
     )
-    ids = [line for line in chosen.outlines if "::" in line]
-    assert ids == [f"spec/scale.yaml::{b.id}[selectors-tcp4]" for b in SCALE], output(chosen)
+    items = [line for line in chosen.outlines if "::" in line]
+    assert items == [f"spec/scale.yaml::{b.id}[selectors-tcp4]" for b in SCALE], output(chosen)
 
 
 def test_a_scale_run_reports_its_figures_under_xdist_too(pytester: pytest.Pytester) -> None:
