@@ -82,11 +82,14 @@ CORPUS_ID = "completion.recv.pending-at-once"
 # The families this machine has (without ::1, tcp6 items are not applicable).
 FAMILIES = [family for family in Family if unavailable(family) is None]
 ITEMS = item_count(BEHAVIOURS)  # items of one impl
-# asyncio runs the completion behaviours but those that need the kernel to complete, and the server ones.
+# asyncio runs the completion behaviours but those that need the kernel to complete, and the server
+# ones but the scale behaviours (opt-in: -m scale).
 ASYNCIO_RUNS = [
     behaviour
     for behaviour in BEHAVIOURS
-    if behaviour.model in {Model.COMPLETION, Model.SERVER} and "kernel_completion" not in behaviour.requires
+    if behaviour.model in {Model.COMPLETION, Model.SERVER}
+    and "kernel_completion" not in behaviour.requires
+    and behaviour.scale is None
 ]
 USER_BEHAVIOUR = load_text(USER_SPEC, "mine/extra.yaml").behaviours[0]
 

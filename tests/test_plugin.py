@@ -123,8 +123,8 @@ def expected_ids(selected: list[tuple[str, Behaviour]], impl: str, family: Famil
 def applying(
     selected: list[tuple[str, Behaviour]], impl: applicability.Profile
 ) -> list[tuple[str, Behaviour]]:
-    """The behaviours of `selected` that apply to `impl` (scale behaviours aside: they are opt-in,
-    deselected unless -m names them, whether they apply or not)."""
+    """The behaviours of `selected` that apply to `impl` and run by default (scale behaviours that
+    apply are opt-in: deselected unless -m names them)."""
     return [
         (file, b) for file, b in selected if b.scale is None and applicability.not_applicable(b, impl) is None
     ]
@@ -133,11 +133,7 @@ def applying(
 def not_applying(
     selected: list[tuple[str, Behaviour]], impl: applicability.Profile
 ) -> list[tuple[str, Behaviour]]:
-    return [
-        (file, b)
-        for file, b in selected
-        if b.scale is None and applicability.not_applicable(b, impl) is not None
-    ]
+    return [(file, b) for file, b in selected if applicability.not_applicable(b, impl) is not None]
 
 
 CORPUS_ITEMS = expected_ids(CORPUS, "sockets")
@@ -295,9 +291,7 @@ def test_a_driver_gets_no_server_items_and_hears_why_once(pytester: pytest.Pytes
     assert result.ret == pytest.ExitCode.OK
     assert item_ids(result) == expected_ids(applying(CORPUS, impl), "userdrivers:BlockingOnly")
     assert all("::blocking." in node_id for node_id in item_ids(result))
-    servers = len(
-        expected_ids([(file, b) for file, b in CORPUS if b.model is Model.SERVER and b.scale is None], "x")
-    )
+    servers = len(expected_ids([(file, b) for file, b in CORPUS if b.model is Model.SERVER], "x"))
     others = len(
         expected_ids([(f, b) for f, b in not_applying(CORPUS, impl) if b.model is not Model.SERVER], "x")
     )

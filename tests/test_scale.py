@@ -42,8 +42,19 @@ from sockspec.language.loader import SpecError, load_text
 from sockspec.language.model import Behaviour, Client, Family, Model
 from sockspec.language.server_steps import at_level, parse_levels
 from sockspec.language.timing import Timing
-from sockspec.reports import jsonreport, scale_text
+from sockspec.reports import html, jsonreport, scale_text
 from sockspec.reports.html import scaleplot
+from sockspec.reports.record import (
+    FORMAT,
+    CorpusRecord,
+    ImplRecord,
+    ItemRecord,
+    Outcome,
+    RunRecord,
+    TimingRecord,
+    counts,
+    gate,
+)
 from sockspec.servers import infer, observe
 from sockspec.servers.config import DeclaredModel, ServerSpec
 from sockspec.servers.live import LiveServer
@@ -348,6 +359,43 @@ def test_the_table_gives_each_level_a_line_and_says_why_a_level_has_none() -> No
     assert lines[1].split()[:3] == ["10", "100.0", "ms"]
     assert "  1000 clients: n/a: the machine says no" in lines
     assert scale_text.size(1500) == "1.5 kB" and scale_text.duration(0.00047) == "470 us"
+
+
+def test_the_html_report_draws_the_scale_items_and_tables_their_levels() -> None:
+    item = ItemRecord(
+        nodeid="spec/scale.yaml::server.scale.clients[srv<1>-tcp4]",
+        id="server.scale.clients",
+        model="server",
+        level="must",
+        impl="srv<1>",
+        family="tcp4",
+        outcome=Outcome.PASSED,
+        duration=3.0,
+        rule="Each client gets its echo.",
+        source="RFC 862",
+        scale=SERIES[1].levels,
+    )
+    run = RunRecord(
+        format=FORMAT,
+        started="2025-01-01T00:00:00+00:00",
+        duration=3.0,
+        corpus=CorpusRecord("0.1.0", "0123456789ab", ("spec/scale.yaml",)),
+        impls=(ImplRecord("srv<1>", "a server"),),
+        timing=TimingRecord(0.02, 2.0, 15.0),
+        strict=False,
+        baseline=None,
+        servers=(),
+        items=(item,),
+        counts=counts((item,)),
+        stopped=None,
+        gate=gate((item,)),
+    )
+    page = html.render(run)
+    assert "<script" not in page and "srv<1>" not in page
+    section = page[page.index('<section class="scale"') : page.index("</section>", page.index('id="scale"'))]
+    assert section.count("<svg") == 1 and 'data-server="srv&lt;1&gt;"' in section
+    assert [f'data-clients="{level.clients}"' in section for level in SERIES[1].levels] == [True] * 3
+    assert "1000 clients: n/a: the machine says no" in section
 
 
 # -- real servers at small levels -----------------------------------------------------------------------

@@ -189,12 +189,13 @@ def test_server_given_by_address_runs_what_needs_no_proc(pytester: pytest.Pytest
         server.remove_output()
     assert result.ret == pytest.ExitCode.OK, output(result)
     passed = SERVER_ITEMS - NEEDS_PROC
+    left = NEEDS_PROC + SCALE_ITEMS  # a scale behaviour observes the server too: not applicable either
     result.assert_outcomes(passed=passed, deselected=ITEMS - passed)
     result.stdout.fnmatch_lines(
         [
-            f"pass  tcp://127.0.0.1:*  server * {passed} passed * 0 failed * {NEEDS_PROC} not applicable",
+            f"pass  tcp://127.0.0.1:*  server * {passed} passed * 0 failed * {left} not applicable",
             "not applicable, so deselected (not run):",
-            f"  tcp://127.0.0.1:*: server ({NEEDS_PROC} items): needs /proc observation of the server's "
+            f"  tcp://127.0.0.1:*: server ({left} items): needs /proc observation of the server's "
             "process, and tcp://127.0.0.1:* is given by address (sockspec did not start it, *",
             "server tcp://127.0.0.1:*: observed model: not observable (sockspec did not start this server); "
             "no model declared",

@@ -22,8 +22,9 @@ Rules of this package:
 - with pytest-xdist the controller's tolerance (measured once) goes to every
   worker (`pytest_configure_node`, an optional hook: without xdist it is never
   called);
-- scale behaviours (marker `scale`) are opt-in: after -k and -m have selected, their
-  items are deselected unless the -m expression names `scale`; when some are left to
+- scale behaviours (marker `scale`) are opt-in: after -k and -m have selected, and
+  after the items that do not apply are deselected as such, the items of scale
+  behaviours are deselected unless the -m expression names `scale`; when some are left to
   run, the soft RLIMIT_NOFILE is raised to the hard one before any server starts (so
   the servers inherit it), and under pytest-xdist they share one worker
   (xdist_group, with --dist loadgroup), so no two measure at once;
@@ -125,6 +126,12 @@ def pytest_collection_modifyitems(
     yield
     if state is None:
         return
+    left = spec_items.not_applicable_items(items)
+    if left:
+        gone = {id(item) for item in left}
+        items[:] = [item for item in items if id(item) not in gone]
+        config.hook.pytest_deselected(items=left)
+        state.left_out.extend(item.left_out() for item in left)
     if not options.scale_selected(config):
         opt_in = spec_items.scale_items(items)
         if opt_in:
@@ -134,12 +141,6 @@ def pytest_collection_modifyitems(
             state.opt_in.extend((item.impl.name, item.behaviour.id) for item in opt_in)
     elif spec_items.scale_items(items):
         raise_descriptor_limit()
-    left = spec_items.not_applicable_items(items)
-    if left:
-        gone = {id(item) for item in left}
-        items[:] = [item for item in items if id(item) not in gone]
-        config.hook.pytest_deselected(items=left)
-        state.left_out.extend(item.left_out() for item in left)
     workeroutput = getattr(config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput[WORKER_LEFT_OUT] = [list(entry) for entry in state.left_out]

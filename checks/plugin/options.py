@@ -348,10 +348,12 @@ def speed_hints(config: pytest.Config, settings: Settings) -> list[str]:
     xdist = config.pluginmanager.hasplugin("xdist")
     workers = config.getoption(XDIST_WORKERS, None) if xdist else None
     lines = []
-    if len(settings.impls) > 1 and xdist and workers is None:
+    several = len(settings.impls) > 1 and not scale_selected(config)  # measures want the machine alone
+    if several and workers is None and not hasattr(config, "workerinput"):
+        how = "add -n 8" if xdist else "install pytest-xdist (pip install 'sockspec[parallel]') and add -n 8"
         lines.append(
             "sockspec speed: items mostly wait (on sockets, servers and timers), so more pytest-xdist "
-            "workers than cores run them faster: add -n 8 (README: Faster runs)"
+            f"workers than cores run them faster: {how} (README: Faster runs)"
         )
     if workers and scale_selected(config):
         lines.append(

@@ -38,14 +38,16 @@ COLUMNS: tuple[tuple[str, int], ...] = (
 
 
 def duration(seconds: float | None) -> str:
-    """0.00047 -> '470 us', 0.0185 -> '18.5 ms', 2.79 -> '2.79 s'."""
+    """0.00047 -> '470 us', 0.0185 -> '18.5 ms', 2.79 -> '2.79 s', 11.05 -> '11.1 s', 100 -> '100 s'."""
     if seconds is None:
         return NONE
     if seconds < 0.001:
         return f"{seconds * 1e6:.0f} us"
     if seconds < 1:
         return f"{seconds * 1000:.1f} ms"
-    return f"{seconds:.2f} s"
+    if seconds < 10:
+        return f"{seconds:.2f} s"
+    return f"{seconds:.1f} s" if seconds < 100 else f"{seconds:.0f} s"
 
 
 def size(count: float | None) -> str:
