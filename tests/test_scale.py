@@ -577,6 +577,10 @@ def test_the_speed_hint_is_shown_for_several_impls_without_workers(pytester: pyt
     assert hint not in output(chosen)
     single = pytester.runpytest_subprocess("--impl=sockets", "--collect-only")
     assert hint not in output(single)
+    measuring = pytester.runpytest_subprocess(
+        "--impl=sockets", "--impl=selectors", "-m", "scale", "--collect-only"
+    )
+    assert hint not in output(measuring), "a scale run measures: it is not told to share the machine"
 
 
 def test_levels_that_cannot_run_are_a_usage_error(pytester: pytest.Pytester) -> None:
