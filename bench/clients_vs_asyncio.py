@@ -124,7 +124,7 @@ class Target:
     def address(self, family: Family) -> tuple[str, int]:
         return ("127.0.0.1", self.port)
 
-    def observe(self, at: float) -> Snapshot | None:
+    def observe(self, at: float, costs: bool = False) -> Snapshot | None:
         return None
 
     def exited(self, grace: float = 0.0) -> str | None:

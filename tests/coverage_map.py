@@ -235,8 +235,9 @@ def source_problems(
     """Where the map differs from the seed (section to body text; None: not at hand, not compared)
     and the facts file themselves."""
     found: list[str] = []
+    sections: Mapping[str, str] = seed_sections or {}
     for claim in coverage.claims if seed_sections is not None else ():
-        body = seed_sections.get(claim.section)
+        body = sections.get(claim.section)
         if body is None:
             found.append(f"{claim.key}: the seed has no section {claim.section!r}")
         elif claim.quote is not None and claim.quote not in body:

@@ -83,12 +83,14 @@ CORPUS_ID = "completion.recv.pending-at-once"
 FAMILIES = [family for family in Family if unavailable(family) is None]
 ITEMS = item_count(BEHAVIOURS)  # items of one impl
 # asyncio runs the completion behaviours but those that need the kernel to complete or write flow
-# control (asyncio streams), and the server ones.
+# control (asyncio streams), and the server ones but the scale behaviours (opt-in: -m scale).
 ASYNCIO_LACKS = {"kernel_completion", "kernel_send_all", "write_flow_control"}
 ASYNCIO_RUNS = [
     behaviour
     for behaviour in BEHAVIOURS
-    if behaviour.model in {Model.COMPLETION, Model.SERVER} and not behaviour.requires & ASYNCIO_LACKS
+    if behaviour.model in {Model.COMPLETION, Model.SERVER}
+    and not behaviour.requires & ASYNCIO_LACKS
+    and behaviour.scale is None
 ]
 USER_BEHAVIOUR = load_text(USER_SPEC, "mine/extra.yaml").behaviours[0]
 

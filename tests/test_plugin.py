@@ -123,8 +123,11 @@ def expected_ids(selected: list[tuple[str, Behaviour]], impl: str, family: Famil
 def applying(
     selected: list[tuple[str, Behaviour]], impl: applicability.Profile
 ) -> list[tuple[str, Behaviour]]:
-    """The behaviours of `selected` that apply to `impl`."""
-    return [(file, b) for file, b in selected if applicability.not_applicable(b, impl) is None]
+    """The behaviours of `selected` that apply to `impl` and run by default (scale behaviours that
+    apply are opt-in: deselected unless -m names them)."""
+    return [
+        (file, b) for file, b in selected if b.scale is None and applicability.not_applicable(b, impl) is None
+    ]
 
 
 def not_applying(
@@ -178,11 +181,15 @@ def test_collect_only_lists_the_items_that_apply(pytester: pytest.Pytester) -> N
     assert item_ids(result) == expected
     assert "spec/blocking.yaml::blocking.recv.waits-for-peer[sockets-tcp4]" in expected
     left = len(CORPUS_ITEMS) - len(expected)
+    scale = [(file, b) for file, b in CORPUS if b.scale is not None]
+    opt_in = len(expected_ids(scale, "sockets"))
     result.stdout.fnmatch_lines(
         [
             "not applicable, so deselected (not run):",
-            f"  sockets: readiness, completion ({left} items): sockets does not declare these models "
-            "(it declares: blocking, nonblocking)",
+            f"  sockets: readiness, completion ({left - opt_in} items): sockets does not declare these "
+            "models (it declares: blocking, nonblocking)",
+            f"opt-in, so deselected: {opt_in} scale item* ({', '.join(b.id for _f, b in scale)}): *"
+            "run them with -m scale",
             f"{len(expected)}/{len(CORPUS_ITEMS)} tests collected ({left} deselected) in *",
         ]
     )

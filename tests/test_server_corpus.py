@@ -29,7 +29,8 @@ from tests.bundled import of_models
 from tests.faulty_servers import FAULTY_SERVERS, FaultyServer
 from tests.server_runs import Case, Run, Runs, new_mark, pyproject
 
-BEHAVIOURS = [behaviour.id for behaviour in of_models(Model.SERVER)]
+# The server behaviours of a run with -m server (scale behaviours are opt-in: tests/test_scale.py).
+BEHAVIOURS = [behaviour.id for behaviour in of_models(Model.SERVER) if behaviour.scale is None]
 DECLARED = "server.model.declared"
 WORKERS = 4
 # The runs start together in one session fixture; under pytest-xdist (--dist loadgroup, set in

@@ -36,9 +36,13 @@ CORPUS: list[Behaviour] = [
     for behaviour in load_file(path, f"spec/{path.name}").behaviours
 ]
 ITEMS = sum(len(behaviour.families) for behaviour in CORPUS)  # of one impl
-SERVER = [behaviour for behaviour in CORPUS if behaviour.model is Model.SERVER]
+# The server behaviours a run has unless -m names `scale` (scale behaviours are opt-in: deselected).
+SERVER = [behaviour for behaviour in CORPUS if behaviour.model is Model.SERVER and behaviour.scale is None]
 SERVER_ITEMS = sum(len(behaviour.families) for behaviour in SERVER)
-DRIVER_ITEMS = ITEMS - SERVER_ITEMS
+SCALE_ITEMS = sum(len(behaviour.families) for behaviour in CORPUS if behaviour.scale is not None)
+DRIVER_ITEMS = (
+    ITEMS - SERVER_ITEMS
+)  # deselected from a server's run: the drivers', and scale behaviours' items
 # Server items that need a model declared, and /proc observation of a process sockspec started.
 NEEDS_MODEL = sum(len(b.families) for b in SERVER if DECLARED_MODEL in b.requires)
 NEEDS_PROC = sum(len(b.families) for b in SERVER if PROC in b.requires)
@@ -185,12 +189,13 @@ def test_server_given_by_address_runs_what_needs_no_proc(pytester: pytest.Pytest
         server.remove_output()
     assert result.ret == pytest.ExitCode.OK, output(result)
     passed = SERVER_ITEMS - NEEDS_PROC
+    left = NEEDS_PROC + SCALE_ITEMS  # a scale behaviour observes the server too: not applicable either
     result.assert_outcomes(passed=passed, deselected=ITEMS - passed)
     result.stdout.fnmatch_lines(
         [
-            f"pass  tcp://127.0.0.1:*  server * {passed} passed * 0 failed * {NEEDS_PROC} not applicable",
+            f"pass  tcp://127.0.0.1:*  server * {passed} passed * 0 failed * {left} not applicable",
             "not applicable, so deselected (not run):",
-            f"  tcp://127.0.0.1:*: server ({NEEDS_PROC} items): needs /proc observation of the server's "
+            f"  tcp://127.0.0.1:*: server ({left} items): needs /proc observation of the server's "
             "process, and tcp://127.0.0.1:* is given by address (sockspec did not start it, *",
             "server tcp://127.0.0.1:*: observed model: not observable (sockspec did not start this server); "
             "no model declared",
@@ -240,9 +245,9 @@ def test_a_conforming_server_runs_only_server_behaviours(pytester: pytest.Pytest
         [
             f"pass  mine  server * {SERVER_ITEMS} passed * 0 failed * 0 not applicable",
             "not applicable, so deselected (not run):",
-            f"  mine: blocking, nonblocking, readiness, completion ({DRIVER_ITEMS} items): mine is a "
-            "server, checked over the wire by the server behaviours; the behaviours of the other models "
-            "need a driver (module:Class)",
+            f"  mine: blocking, nonblocking, readiness, completion ({DRIVER_ITEMS - SCALE_ITEMS} items): "
+            "mine is a server, checked over the wire by the server behaviours; the behaviours of the other "
+            "models need a driver (module:Class)",
         ]
     )
     assert output(result).count("is a server, checked over the wire") == 1

@@ -175,7 +175,7 @@ class NotStarted:
     def address(self, family: Family) -> tuple[str, int]:
         return self.server.address(family)
 
-    def observe(self, at: float) -> Snapshot | None:
+    def observe(self, at: float, costs: bool = False) -> Snapshot | None:
         return None
 
     def exited(self, grace: float = 0.0) -> str | None:

@@ -31,6 +31,11 @@ from sockspec.reports.terminal import timeline
 # -- events in words ------------------------------------------------------------------------------
 
 PHRASED: list[tuple[What, str]] = [
+    (What(Kind.LEVEL, "level", count=1000), "level: 1000 clients"),
+    (
+        What(Kind.LEVEL, "level", count=10000, outcome="not applicable: the machine says no"),
+        "level: 10000 clients: not applicable: the machine says no",
+    ),
     (
         What(Kind.SET_UP, "set_blocking", args="True", note="blocking mode"),
         "set_blocking(True)  [blocking mode]",

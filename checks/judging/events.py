@@ -41,6 +41,7 @@ class Kind(enum.Enum):
     OBSERVE = "observe"  # the server's process tree, observed
     MODEL = "model"  # the server's I/O model, inferred
     RESTART = "restart"  # the checker restarted the server before this behaviour (or could not)
+    LEVEL = "level"  # a scale behaviour moves to its next level (`count` clients), or cannot
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ PHRASES: dict[Kind, Callable[[What], str]] = {
     Kind.OBSERVE: lambda w: f"{w.op} {w.args}: {w.outcome}",
     Kind.MODEL: lambda w: f"model: {w.outcome}",
     Kind.RESTART: _restart,
+    Kind.LEVEL: lambda w: f"level: {w.count} clients" + (f": {w.outcome}" if w.outcome else ""),
 }
 
 

@@ -350,7 +350,8 @@ class _BehaviourBuilder:
                 if step.trigger in TRIGGER_NEEDS:
                     requires.add(TRIGGER_NEEDS[step.trigger])
                 requires.update(EVENT_NEEDS[event] for event in step.events if event in EVENT_NEEDS)
-        return Behaviour(
+        scale = server_steps.scale_section(raw.get("scale"))
+        behaviour = Behaviour(
             id=raw["id"],
             model=model,
             level=Level(raw["level"]),
@@ -365,7 +366,10 @@ class _BehaviourBuilder:
             connections=connections,
             requires=frozenset(requires),
             file_source=file_source,
+            scale=scale,
         )
+        # Until a level is chosen, a `count: level` connect counts the largest level.
+        return server_steps.at_level(behaviour, max(scale.levels)) if scale is not None else behaviour
 
     def _step(self, raw: Mapping[str, Any], path: FieldPath) -> Step:
         origin = Origin(self.doc.file, self.doc.line(path))

@@ -263,7 +263,9 @@ class Client:
         hold {client}, which each client replaces with its own name;
     fragment, pause: send in pieces of `fragment` bytes, `pause` apart;
     size: the bytes a read waits for (None: as many as `expect.data` holds);
-    rcvbuf, sndbuf: socket buffer sizes set before connect.
+    rcvbuf, sndbuf: socket buffer sizes set before connect;
+    scaled: the connect's count is the level a scale behaviour runs at (`count: level`);
+        until a level is chosen (`server_steps.at_level`), `count` is the largest level.
     """
 
     origin: Origin
@@ -283,6 +285,7 @@ class Client:
     after: float = 0.0
     limit: float | None = None
     setup: str | None = None
+    scaled: bool = False
 
 
 @dataclass(frozen=True)
@@ -293,12 +296,16 @@ class ObserveExpectation:
     back_to: the name of an earlier observation whose process, thread and
         descriptor counts the server returns to (or below) within the step's limit;
     model: 'declared' (the model the impl declares) or a model name; the model
-        observed against `baseline` must be that one.
+        observed against `baseline` must be that one;
+    loop_flat: a server that works as a readiness or completion loop (it declares one,
+        or a scale behaviour's first level showed it as one) has no thread or process
+        per client connected since `baseline`; other servers are only measured.
     """
 
     cpu_below: float | None = None
     back_to: str | None = None
     model: str | None = None
+    loop_flat: bool = False
 
 
 @dataclass(frozen=True)
@@ -339,12 +346,29 @@ class SocketOptions:
 
 
 @dataclass(frozen=True)
+class Scale:
+    """How a scale behaviour runs (server behaviours; opt-in: pytest -m scale).
+
+    levels: how many clients are connected at once, in rising order: the steps run once
+        per level, and the connect with `count: level` makes that many clients;
+    measure: the name of the observe step whose costs, against its `baseline`, are the
+        level's (processes, threads, memory, CPU time, context switches);
+    limit: the longest one level may take, all its steps together (None: the item limit).
+    """
+
+    levels: tuple[int, ...]
+    measure: str
+    limit: float | None = None
+
+
+@dataclass(frozen=True)
 class Behaviour:
     """One rule of one model, with the script that shows it.
 
     connections: how many connections the factory makes (steps pick one with `conn`);
     requires: capabilities a driver must declare for the behaviour to apply
-        (e.g. 'edge', 'oneshot', 'rdhup', 'kernel_completion').
+        (e.g. 'edge', 'oneshot', 'rdhup', 'kernel_completion');
+    scale: how a scale behaviour runs its levels (None: an ordinary behaviour, run once).
     """
 
     id: str
@@ -361,6 +385,7 @@ class Behaviour:
     connections: int = 1
     requires: frozenset[str] = frozenset()
     file_source: str = ""
+    scale: Scale | None = None
 
 
 @dataclass(frozen=True)

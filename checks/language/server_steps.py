@@ -11,16 +11,23 @@ Rules of this module:
 - `requirements` names the capabilities a behaviour needs because of its steps:
   'proc' for any observation, 'declared_model' for `model: declared`;
 - `clients_at_once` counts the clients a step has connected at the same time,
-  from the steps alone (what a failure there needed of the server).
+  from the steps alone (what a failure there needed of the server);
+- a scale behaviour (`scale:`) runs its steps once per level: `scale_problems`
+  says what its section and its `count: level` connect must be, `at_level` gives
+  the behaviour as it runs at one level, and `parse_levels` reads levels given on
+  the command line or in an ini file.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sockspec.language.model import (
     CLIENT_PLACEHOLDER,
+    Behaviour,
     Client,
     Expectation,
     Family,
@@ -28,6 +35,7 @@ from sockspec.language.model import (
     Observe,
     ObserveExpectation,
     Origin,
+    Scale,
     Step,
 )
 from sockspec.language.operations import Arguments
@@ -57,6 +65,10 @@ DEFAULT_FAMILIES: dict[Model, list[str]] = {Model.SERVER: [Family.TCP4.value]}
 DRIVER_ONLY_FIELDS = ("connection", "mode", "socket", "connections")
 PROC = "proc"
 DECLARED_MODEL = "declared_model"
+#: `count: level` in a connect step: as many clients as the level a scale behaviour runs at.
+LEVEL = "level"
+#: The most clients a level may connect (the schema's bound of `count`).
+MAX_LEVEL = 10000
 
 
 def client_step(
@@ -67,11 +79,13 @@ def client_step(
     to_bytes: Callable[[Any], bytes],
 ) -> Client:
     payload = to_bytes(raw["data"]) if "data" in raw else None
+    count = raw.get("count", 1)
     return Client(
         origin=origin,
         client=raw["client"],
         action=raw["action"],
-        count=raw.get("count", 1),
+        count=MAX_LEVEL if count == LEVEL else count,
+        scaled=count == LEVEL,
         payload=payload,
         per_client=payload is not None and CLIENT_PLACEHOLDER in payload,
         fragment=raw.get("fragment"),
@@ -99,6 +113,7 @@ def observe_step(raw: Mapping[str, Any], origin: Origin, common: Mapping[str, An
             cpu_below=_percent(wanted["cpu_below"]) if "cpu_below" in wanted else None,
             back_to=wanted.get("back_to"),
             model=wanted.get("model"),
+            loop_flat=bool(wanted.get("loop_flat", False)),
         )
         if wanted is not None
         else None
@@ -114,6 +129,48 @@ def observe_step(raw: Mapping[str, Any], origin: Origin, common: Mapping[str, An
         limit=common.get("limit"),
         setup=common.get("setup"),
     )
+
+
+def scale_section(raw: Mapping[str, Any] | None) -> Scale | None:
+    """The behaviour's `scale:` section as a value (None when it has none)."""
+    if raw is None:
+        return None
+    limit = raw.get("limit")
+    return Scale(
+        levels=tuple(raw["levels"]),
+        measure=raw["measure"],
+        limit=parse_duration(limit) if limit is not None else None,
+    )
+
+
+def at_level(behaviour: Behaviour, level: int) -> Behaviour:
+    """The scale behaviour as it runs at `level`: each `count: level` connect makes `level` clients."""
+    steps = tuple(
+        dataclasses.replace(step, count=level) if isinstance(step, Client) and step.scaled else step
+        for step in behaviour.steps
+    )
+    return dataclasses.replace(behaviour, steps=steps)
+
+
+_LEVEL_SEPARATORS = re.compile(r"[\s,]+")
+
+
+def parse_levels(text: str) -> tuple[int, ...]:
+    """'10,100,1000' (or '10 100 1_000') -> (10, 100, 1000): levels in rising order, without
+    repeats; ValueError naming what is wrong."""
+    words = [word for word in _LEVEL_SEPARATORS.split(text.strip()) if word]
+    if not words:
+        raise ValueError("no levels given: write numbers of clients, e.g. 10,100,1000")
+    levels = set()
+    for word in words:
+        try:
+            level = int(word)
+        except ValueError:
+            raise ValueError(f"{word!r} is not a number of clients (write e.g. 10,100,1000)") from None
+        if not 1 <= level <= MAX_LEVEL:
+            raise ValueError(f"{level} clients: a level is 1 to {MAX_LEVEL} clients")
+        levels.add(level)
+    return tuple(sorted(levels))
 
 
 def clients_at_once(steps: Sequence[Step], index: int) -> int:
@@ -162,6 +219,10 @@ def problems(
         elif server_step and not is_server:
             found.append(((*path, "steps", index), "client and observe steps belong to server behaviours"))
     if not is_server:
+        if "scale" in raw:
+            found.append(
+                ((*path, "scale"), "scale belongs to server behaviours: it counts a server's clients")
+            )
         return found
     found.extend(
         (
@@ -177,6 +238,7 @@ def problems(
         found.append((where, f"a server behaviour runs over tcp4 or tcp6, not {', '.join(other)}"))
     found.extend(_client_problems(steps, path))
     found.extend(_observe_problems(steps, path))
+    found.extend(_scale_problems(raw, steps, path))
     return found
 
 
@@ -250,6 +312,10 @@ def _observe_problems(steps: Sequence[Step], path: FieldPath) -> list[tuple[Fiel
             found.append(
                 ((*where, "expect", "cpu_below"), "cpu_below needs over: the window to measure CPU time over")
             )
+        if expect.loop_flat and step.baseline is None:
+            found.append(
+                ((*where, "expect", "loop_flat"), "loop_flat needs baseline: the threads are counted from it")
+            )
         if expect.model is not None and (step.over is None or step.baseline is None):
             found.append(
                 (
@@ -258,4 +324,64 @@ def _observe_problems(steps: Sequence[Step], path: FieldPath) -> list[tuple[Fiel
                 )
             )
         named.append(step.name)
+    return found
+
+
+def _scale_problems(
+    raw: Mapping[str, Any], steps: Sequence[Step], path: FieldPath
+) -> list[tuple[FieldPath, str]]:
+    """A scale section and `count: level` go together: one connect of `count: level` clients,
+    levels in rising order, and `measure` naming an observe step with a baseline."""
+    found: list[tuple[FieldPath, str]] = []
+    scaled = [(index, step) for index, step in enumerate(steps) if isinstance(step, Client) and step.scaled]
+    section = raw.get("scale")
+    for index, step in scaled:
+        if step.action != "connect":
+            found.append(
+                (
+                    (*path, "steps", index, "count"),
+                    f"count: {LEVEL} is for connect: a cycle counts its own turns",
+                )
+            )
+        elif section is None:
+            found.append(
+                (
+                    (*path, "steps", index, "count"),
+                    f"count: {LEVEL} needs a scale section in the behaviour (the levels to run at)",
+                )
+            )
+    if section is None:
+        return found
+    where = (*path, "scale")
+    connects = [index for index, step in scaled if step.action == "connect"]
+    if len(connects) != 1:
+        found.append(
+            (
+                where,
+                f"a scale behaviour connects one group of `count: {LEVEL}` clients "
+                f"(found {len(connects)}): that group is what each level counts",
+            )
+        )
+    levels = list(section["levels"])
+    if levels != sorted(levels):
+        found.append(
+            ((*where, "levels"), "levels run from the fewest clients up: write them in rising order")
+        )
+    observations = {step.name: step for step in steps if isinstance(step, Observe)}
+    measured = observations.get(section["measure"])
+    if measured is None:
+        found.append(
+            (
+                (*where, "measure"),
+                f"no observe step is named {section['measure']!r} "
+                f"(observations: {', '.join(observations) or 'none'})",
+            )
+        )
+    elif measured.baseline is None:
+        found.append(
+            (
+                (*where, "measure"),
+                f"the observe step {measured.name!r} needs a baseline: a level's costs are measured from it",
+            )
+        )
     return found

@@ -21,7 +21,15 @@ Rules of this package:
   the session finishes (also after failures, -x and Ctrl-C);
 - with pytest-xdist the controller's tolerance (measured once) goes to every
   worker (`pytest_configure_node`, an optional hook: without xdist it is never
-  called).
+  called);
+- scale behaviours (marker `scale`) are opt-in: after -k and -m have selected, and
+  after the items that do not apply are deselected as such, the items of scale
+  behaviours are deselected unless the -m expression names `scale`; when some are left to
+  run, the soft RLIMIT_NOFILE is raised to the hard one before any server starts (so
+  the servers inherit it), and under pytest-xdist they share one worker
+  (xdist_group, with --dist loadgroup), so no two measure at once;
+- the header suggests pytest-xdist for a run of several impls (items mostly wait),
+  and says when scale measurements share the machine with other workers.
 """
 
 from __future__ import annotations
@@ -35,11 +43,12 @@ from sockspec.judging import confirm
 from sockspec.language.corpus import CORPUS
 from sockspec.plugin import items as spec_items
 from sockspec.plugin import options
-from sockspec.plugin.recorder import WORKER_LEFT_OUT, Recorder
+from sockspec.plugin.recorder import WORKER_LEFT_OUT, WORKER_OPT_IN, Recorder
 from sockspec.plugin.session import ServerSession
 from sockspec.plugin.state import STATE, State
 from sockspec.reports import results
 from sockspec.reports.record import Outcome
+from sockspec.servers.scale import raise_descriptor_limit
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -47,11 +56,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    for line in (*options.MODEL_MARKERS.values(), *options.LEVEL_MARKERS.values()):
+    for line in (*options.MODEL_MARKERS.values(), *options.LEVEL_MARKERS.values(), options.SCALE_MARKER):
         config.addinivalue_line("markers", line)
     if not options.wanted(config):
         return
-    state = State(options.settings(config), ServerSession(config.invocation_params.dir))
+    settings = options.settings(config)
+    state = State(settings, ServerSession(config.invocation_params.dir, settings.scale_levels))
     config.stash[STATE] = state
     if not hasattr(config, "workerinput"):
         # With pytest-xdist the controller records and reports; the workers only run items.
@@ -95,6 +105,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"sockspec corpus: {corpus}" + (f"; your spec files: {', '.join(extra)}" if extra else ""),
         f"sockspec gate: MUST failures fail the run; SHOULD failures "
         f"{'fail it too (strict)' if settings.strict else 'are warnings'}; baseline: {baseline}",
+        *options.speed_hints(config, settings),
     ]
 
 
@@ -116,15 +127,24 @@ def pytest_collection_modifyitems(
     if state is None:
         return
     left = spec_items.not_applicable_items(items)
-    if not left:
-        return
-    gone = {id(item) for item in left}
-    items[:] = [item for item in items if id(item) not in gone]
-    config.hook.pytest_deselected(items=left)
-    state.left_out.extend(item.left_out() for item in left)
+    if left:
+        gone = {id(item) for item in left}
+        items[:] = [item for item in items if id(item) not in gone]
+        config.hook.pytest_deselected(items=left)
+        state.left_out.extend(item.left_out() for item in left)
+    if not options.scale_selected(config):
+        opt_in = spec_items.scale_items(items)
+        if opt_in:
+            kept = {id(item) for item in opt_in}
+            items[:] = [item for item in items if id(item) not in kept]
+            config.hook.pytest_deselected(items=opt_in)
+            state.opt_in.extend((item.impl.name, item.behaviour.id) for item in opt_in)
+    elif spec_items.scale_items(items):
+        raise_descriptor_limit()
     workeroutput = getattr(config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput[WORKER_LEFT_OUT] = [list(entry) for entry in state.left_out]
+        workeroutput[WORKER_OPT_IN] = [list(entry) for entry in state.opt_in]
 
 
 @pytest.hookimpl(wrapper=True)

@@ -16,6 +16,8 @@ Rules of this module:
   family, a fresh driver or server connection) before it is reported, as
   sockspec.judging.confirm decides; the item's record counts the reruns and
   carries the note.
+- a scale behaviour's item carries the marker `scale` (the plugin deselects it unless -m
+  names it) and its levels' figures in its detail;
 - an item whose set-up failed (or whose server is not there) did not reach its
   rule: it fails as NotReached, with the property `sockspec_not_reached` saying
   what failed and which behaviour to see, and a text that says "not reached".
@@ -34,6 +36,7 @@ from sockspec.judging.confirm import Confirmed, confirm
 from sockspec.judging.verdict import Verdict
 from sockspec.language.loader import SpecError, check_unique_ids, load_file
 from sockspec.language.model import Behaviour, Family, Model
+from sockspec.plugin.options import SCALE
 from sockspec.plugin.registry import Impl
 from sockspec.plugin.session import NotApplicable
 from sockspec.plugin.state import STATE, LeftOut, State
@@ -43,6 +46,10 @@ from sockspec.reports import terminal as reports
 from sockspec.reports.record import Outcome
 from sockspec.servers.live import ServerUnavailable
 from sockspec.servers.runner import ServerVerdict
+from sockspec.servers.scale import ScaleVerdict
+
+#: The pytest-xdist group the items of scale behaviours share (one worker, one measure at a time).
+SCALE_GROUP = "sockspec-scale"
 
 
 class ConformanceFailure(Exception):
@@ -118,6 +125,11 @@ class BehaviourItem(pytest.Item):
         self.not_applicable = not_applicable
         self.add_marker(behaviour.model.value)
         self.add_marker(behaviour.level.value)
+        if behaviour.scale is not None:
+            self.add_marker(SCALE)
+            if self.config.pluginmanager.hasplugin("xdist"):
+                # With --dist loadgroup, every scale item runs on one worker: one measure at a time.
+                self.add_marker(pytest.mark.xdist_group(SCALE_GROUP))
         # Written by --junitxml as <properties> of the test case, so CI systems can show them.
         self.user_properties.extend(results.properties(behaviour, impl.name, family.value))
         self.known: baselines.Entry | None = None
@@ -193,6 +205,7 @@ class BehaviourItem(pytest.Item):
             self.known.reason if self.known is not None else None,
             confirmed.reruns,
             confirmed.note(),
+            levels=verdict.levels if isinstance(verdict, ScaleVerdict) else (),
         )
         see = verdict.not_reached
         outcome = gate.decide(
@@ -285,6 +298,11 @@ def collect(session: pytest.Session, state: State) -> list[pytest.Item]:
             if isinstance(item, BehaviourItem):
                 item.known = baseline.match(item.behaviour.id, item.impl.name, item.family)
     return collected
+
+
+def scale_items(items: list[pytest.Item]) -> list[BehaviourItem]:
+    """The items of scale behaviours (opt-in: run only when -m names the scale marker)."""
+    return [item for item in items if isinstance(item, BehaviourItem) and item.behaviour.scale is not None]
 
 
 def not_applicable_items(items: list[pytest.Item]) -> list[BehaviourItem]:

@@ -16,6 +16,7 @@ Rules of this module:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import pytest
 from sockspec.driving.calibration import CEILING, FLOOR, calibrate
 from sockspec.language.corpus import CORPUS
 from sockspec.language.model import Level, Model
+from sockspec.language.server_steps import parse_levels
 from sockspec.language.timing import Timing, format_duration, parse_duration
 from sockspec.plugin.registry import Impl, known_names, resolve
 from sockspec.reports import baseline as baselines
@@ -39,11 +41,13 @@ BASELINE = "--sockspec-baseline"
 WRITE_BASELINE = "--sockspec-write-baseline"
 JSON = "--sockspec-json"
 HTML = "--sockspec-html"
+SCALE_LEVELS = "--sockspec-scale-levels"
 
 INI_IMPLS = "sockspec_impls"
 INI_SPECS = "sockspec_specs"
 INI_STRICT = "sockspec_strict"
 INI_BASELINE = "sockspec_baseline"
+INI_SCALE_LEVELS = "sockspec_scale_levels"
 
 # Timing settings: command-line option, ini name, Timing field.
 TIMING_SETTINGS: tuple[tuple[str, str, str], ...] = (
@@ -76,6 +80,11 @@ MODEL_MARKERS: dict[Model, str] = {
     Model.COMPLETION: "completion: behaviours of completion notification",
     Model.SERVER: "server: behaviours of a server over the wire",
 }
+#: The marker of scale behaviours, which run only when -m names it (see `scale_selected`).
+SCALE = "scale"
+SCALE_MARKER = (
+    f"{SCALE}: scale behaviours, a server measured at many clients (opt-in: they run only with -m {SCALE})"
+)
 LEVEL_MARKERS: dict[Level, str] = {
     Level.MUST: "must: behaviours every conforming implementation has",
     Level.SHOULD: "should: behaviours recommended, not required",
@@ -145,6 +154,13 @@ def add_options(parser: pytest.Parser) -> None:
             metavar="PATH",
             help=f"write the run's {OUTPUTS[option]} to PATH",
         )
+    group.addoption(
+        SCALE_LEVELS,
+        metavar="LEVELS",
+        help="the clients connected at once at each level of the scale behaviours (-m scale), "
+        f"e.g. 10,100,1000 (default: each behaviour's own levels; ini: {INI_SCALE_LEVELS})",
+    )
+    parser.addini(INI_SCALE_LEVELS, "levels of the scale behaviours, e.g. 10,100,1000", default=None)
     parser.addini(INI_IMPLS, "impls to check when --impl is not given", type="args", default=[])
     parser.addini(INI_SPECS, "extra spec files or folders, relative to the rootdir", type="paths", default=[])
 
@@ -154,7 +170,8 @@ class Settings:
     """What the options and ini settings say for one run.
 
     files: (path, name shown in node ids) of every spec file to run, the bundled corpus first;
-    spec_only: the bundled corpus is left out (--spec-only).
+    spec_only: the bundled corpus is left out (--spec-only);
+    scale_levels: the levels every scale behaviour runs at (None: each behaviour's own).
     """
 
     impls: tuple[Impl, ...]
@@ -164,6 +181,7 @@ class Settings:
     baseline: baselines.Baseline | None
     files: tuple[tuple[Path, str], ...]
     spec_only: bool
+    scale_levels: tuple[int, ...] | None = None
 
 
 def wanted(config: pytest.Config) -> bool:
@@ -191,7 +209,28 @@ def settings(config: pytest.Config) -> Settings:
         baseline=_baseline(config),
         files=_spec_files(config),
         spec_only=bool(config.getoption(SPEC_ONLY)),
+        scale_levels=_scale_levels(config),
     )
+
+
+def _scale_levels(config: pytest.Config) -> tuple[int, ...] | None:
+    given = config.getoption(SCALE_LEVELS)
+    text = given or config.getini(INI_SCALE_LEVELS)
+    if not text:
+        return None
+    try:
+        return parse_levels(str(text))
+    except ValueError as exc:
+        raise pytest.UsageError(f"{SCALE_LEVELS} / {INI_SCALE_LEVELS}: {exc}") from None
+
+
+_WORD_SCALE = re.compile(rf"\b{SCALE}\b")
+
+
+def scale_selected(config: pytest.Config) -> bool:
+    """Whether this run asks for the scale behaviours: its -m expression names the marker (then
+    pytest's own -m decides which of them run, so -m 'not scale' still leaves them out)."""
+    return bool(_WORD_SCALE.search(str(config.getoption("markexpr", "") or "")))
 
 
 def outputs(config: pytest.Config) -> dict[str, Path]:
@@ -296,3 +335,29 @@ def _spec_files(config: pytest.Config) -> tuple[tuple[Path, str], ...]:
                 shown = found.resolve().as_posix()
             files.append((found, shown))
     return tuple(files)
+
+
+#: The option of pytest-xdist that sets its workers (-n); None when it is not given.
+XDIST_WORKERS = "numprocesses"
+
+
+def speed_hints(config: pytest.Config, settings: Settings) -> list[str]:
+    """Header lines on how the run could go faster, or measure more truly: pytest-xdist for a
+    run of several impls (its items mostly wait on sockets, servers and timers, so workers
+    beyond the cores pay off), and a note when scale levels are measured beside other workers."""
+    xdist = config.pluginmanager.hasplugin("xdist")
+    workers = config.getoption(XDIST_WORKERS, None) if xdist else None
+    lines = []
+    several = len(settings.impls) > 1 and not scale_selected(config)  # measures want the machine alone
+    if several and workers is None and not hasattr(config, "workerinput"):
+        how = "add -n 8" if xdist else "install pytest-xdist (pip install 'sockspec[parallel]') and add -n 8"
+        lines.append(
+            "sockspec speed: items mostly wait (on sockets, servers and timers), so more pytest-xdist "
+            f"workers than cores run them faster: {how} (README: Faster runs)"
+        )
+    if workers and scale_selected(config):
+        lines.append(
+            f"sockspec scale: levels are measured while other workers run items (-n {workers}); "
+            f"for figures of the server alone, run -m {SCALE} without -n"
+        )
+    return lines

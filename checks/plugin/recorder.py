@@ -14,7 +14,9 @@ Rules of this module:
   run again because their verdict failed only on time (with their notes);
 - failures that share a cause are said once per impl, in the summary and in the
   JSON report (`RunRecord.causes`, grouped by sockspec.reports.causes);
-- a run where nothing was checked fails as pytest's "no tests ran" (exit 5).
+- a run where nothing was checked fails as pytest's "no tests ran" (exit 5);
+- the scale behaviours' figures get a section of their own, after the summary
+  (sockspec.reports.scale_text).
 """
 
 from __future__ import annotations
@@ -32,13 +34,15 @@ from sockspec.language.model import Model
 from sockspec.plugin.options import HTML, JSON, OUTPUTS, WRITE_BASELINE
 from sockspec.plugin.state import LeftOut, State
 from sockspec.reports import baseline as baselines
-from sockspec.reports import causes, gate, jsonreport, record, results, server_text
+from sockspec.reports import causes, gate, jsonreport, record, results, scale_text, server_text
 from sockspec.reports import html as htmlreport
 from sockspec.reports import terminal as reports
 from sockspec.reports.record import ItemRecord, NotApplicableRecord, Outcome
 
 #: The key under which a pytest-xdist worker sends the items it left out to the controller.
 WORKER_LEFT_OUT = "sockspec_left_out"
+#: The key under which it sends the scale items it left out because -m did not ask for them.
+WORKER_OPT_IN = "sockspec_opt_in"
 
 # A pytest report -> the gate's outcome, when the item itself did not say (skips, xfails, errors).
 SKIPPED_OUTCOMES: dict[bool, Outcome] = {True: Outcome.EXPECTED_FAIL, False: Outcome.NOT_APPLICABLE}
@@ -119,6 +123,9 @@ class Recorder:
             self.state.left_out.extend(
                 (impl, model, behaviour, reason) for impl, model, behaviour, reason in sent
             )
+        opted = getattr(node, "workeroutput", {}).get(WORKER_OPT_IN)
+        if opted and not self.state.opt_in:
+            self.state.opt_in.extend((impl, behaviour) for impl, behaviour in opted)
 
     def run_record(self) -> record.RunRecord:
         items = tuple(self.state.records)
@@ -208,15 +215,16 @@ class Recorder:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         left_out = not_applicable(self.state.left_out)
+        opt_in = reports.render_opt_in(self.state.opt_in)
         if self.config.getoption("collectonly"):
             # Nothing ran: only why pytest's count of deselected items is what it is.
-            lines = reports.render_not_applicable(left_out)
+            lines = reports.render_not_applicable(left_out) + opt_in
             if lines:
                 terminalreporter.section("sockspec")
             for line in lines:
                 terminalreporter.write_line(line)
             return
-        if not self.state.records and not left_out and not self.problems:
+        if not self.state.records and not left_out and not opt_in and not self.problems:
             return
         warned = [item for item in self.state.records if item.outcome is Outcome.WARNED]
         if warned:
@@ -233,17 +241,25 @@ class Recorder:
         found = causes.group(self.state.records, self._servers(self.state.records))
         for line in reports.render_summary(self.state.records, left_out, found):
             terminalreporter.write_line(line)
+        for line in opt_in:
+            terminalreporter.write_line(line)
         timing = reports.render_timing(self.state.settings.timing, record.reruns(tuple(self.state.records)))
         for line in timing:
             terminalreporter.write_line(line)
         for line in self._server_lines():
             terminalreporter.write_line(f"server {line}")
+
         if self.stopped:
             terminalreporter.write_line(f"run {self.stopped}; the gate fails", red=True)
         for line in self.written:
             terminalreporter.write_line(f"wrote {line}")
         for line in self.problems:
             terminalreporter.write_line(f"sockspec: {line}", yellow=True)
+        scaled = scale_text.render(self.state.records)
+        if scaled:
+            terminalreporter.section("sockspec scale: the servers' costs by clients connected at once")
+            for line in scaled:
+                terminalreporter.write_line(line)
 
     def _server_lines(self) -> list[str]:
         """What the servers' session says; with pytest-xdist the workers ran the servers, so the

@@ -8,6 +8,8 @@ Rules of this module:
   to say, before anything runs; what only the machine or the live server can
   say (no /proc, too few descriptors, no listener on ::1) is found here, when
   the behaviour runs, and raised as `NotApplicable`;
+- a scale behaviour runs at each of its levels (or at the levels the run sets), by
+  sockspec.servers.scale; when this machine cannot run its first level, it is not applicable;
 - one LiveServer per impl name, started by the first behaviour that runs
   against it and stopped by `stop_all`, which the plugin calls when the session
   finishes (after failures and Ctrl-C too);
@@ -34,6 +36,7 @@ from sockspec.servers.config import ServerSpec
 from sockspec.servers.infer import Inference
 from sockspec.servers.live import LiveServer, Previous, Restarted, Result, ServerUnavailable
 from sockspec.servers.runner import ServerVerdict, run_server_behaviour, total_clients
+from sockspec.servers.scale import Unreachable, run_scale_behaviour
 
 
 class NotApplicable(Exception):
@@ -43,8 +46,9 @@ class NotApplicable(Exception):
 class ServerSession:
     """Every server impl of one run, by impl name."""
 
-    def __init__(self, invocation_dir: Path) -> None:
+    def __init__(self, invocation_dir: Path, scale_levels: tuple[int, ...] | None = None) -> None:
         self.invocation_dir = invocation_dir
+        self.scale_levels = scale_levels
         self.servers: dict[str, LiveServer] = {}
         self.specs: dict[str, ServerSpec] = {}
         self.observed: dict[str, Inference] = {}
@@ -68,10 +72,11 @@ class ServerSession:
         lacking = sorted(behaviour.requires - known.capabilities)
         if lacking:
             raise NotApplicable(known.missing_reason(lacking[0]))
-        try:
-            ensure_descriptors(total_clients(behaviour))
-        except ClientError as exc:
-            raise NotApplicable(f"this machine cannot run it: {exc}") from None
+        if behaviour.scale is None:
+            try:
+                ensure_descriptors(total_clients(behaviour))
+            except ClientError as exc:
+                raise NotApplicable(f"this machine cannot run it: {exc}") from None
         server = self.live(name, spec)
         restarted = server.ensure(self.previous.get(name))
         if restarted is not None:
@@ -79,7 +84,10 @@ class ServerSession:
         if family is Family.TCP6 and not server.listens_on_ipv6():
             raise NotApplicable(f"{name} does not listen on ::1 port {server.port} (it is checked over tcp4)")
         try:
-            verdict = run_server_behaviour(behaviour, server, family, timing)
+            verdict = self._play(behaviour, server, family, timing)
+        except Unreachable as exc:
+            self.previous[name] = Previous(behaviour.id, Result.PASSED)
+            raise NotApplicable(f"this machine cannot run it: {exc}") from None
         except BaseException:
             self.previous[name] = Previous(behaviour.id, Result.ERRORED)
             raise
@@ -91,6 +99,14 @@ class ServerSession:
             first = Event(0.0, "checker", None, shown.what(name))
             verdict = dataclasses.replace(verdict, events=(first, *verdict.events))
         return verdict
+
+    def _play(
+        self, behaviour: Behaviour, server: LiveServer, family: Family, timing: Timing
+    ) -> ServerVerdict:
+        """One behaviour; a scale behaviour at each of its levels (or the run's levels)."""
+        if behaviour.scale is not None:
+            return run_scale_behaviour(behaviour, server, family, timing, self.scale_levels)
+        return run_server_behaviour(behaviour, server, family, timing)
 
     def failure_text(self, verdict: ServerVerdict, name: str) -> str:
         server = self.servers[name]

@@ -39,6 +39,7 @@ class State:
     ids: dict[str, Origin] = field(default_factory=dict)
     records: list[ItemRecord] = field(default_factory=list)
     left_out: list[LeftOut] = field(default_factory=list)
+    opt_in: list[tuple[str, str]] = field(default_factory=list)
     started: float = field(default_factory=time.time)
 
     def __post_init__(self) -> None:

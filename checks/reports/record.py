@@ -22,6 +22,7 @@ import enum
 from dataclasses import dataclass, field
 
 from sockspec.judging.events import Actor, What
+from sockspec.judging.scale import Level
 
 
 class Outcome(enum.Enum):
@@ -111,7 +112,9 @@ class ItemRecord:
     reruns: how many more times the behaviour ran because its verdict failed only on
         an upper time bound (0: it ran once; see sockspec.judging.confirm);
     note: what a person should know of a verdict that stands, e.g. "passed on rerun
-        (1st run: ...)" for a pass after late runs (None: nothing to say).
+        (1st run: ...)" for a pass after late runs (None: nothing to say);
+    scale: for a scale behaviour, each level it was to run at, with what was measured
+        there (sockspec.judging.scale.Level; empty for every other behaviour).
     """
 
     nodeid: str
@@ -131,6 +134,7 @@ class ItemRecord:
     text: str | None = None
     reruns: int = 0
     note: str | None = None
+    scale: tuple[Level, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any
 
 from sockspec.judging import judge as judging
 from sockspec.judging.events import RESTARTED, Event, Kind
+from sockspec.judging.scale import Level
 from sockspec.judging.verdict import Verdict
 from sockspec.language.model import Behaviour, Expectation, Model
 from sockspec.language.server_steps import clients_at_once
@@ -52,7 +53,8 @@ Detail = dict[str, Any]
 class Seen:
     """What one item's run saw, for its record: its failure, its trace, the model observed, the
     failure text, the baseline's reason when the baseline lists it, how many more times it ran
-    to confirm a verdict that failed only on time, and the note that says so."""
+    to confirm a verdict that failed only on time, the note that says so, and a scale
+    behaviour's levels with their figures."""
 
     failure: FailureRecord | None = None
     trace: tuple[EventRecord, ...] = ()
@@ -61,6 +63,7 @@ class Seen:
     known: str | None = None
     reruns: int = 0
     note: str | None = None
+    scale: tuple[Level, ...] = ()
 
 
 def events(found: Iterable[Event]) -> tuple[EventRecord, ...]:
@@ -127,6 +130,7 @@ def detail(
     reruns: int = 0,
     note: str | None = None,
     failed: FailureRecord | None = None,
+    levels: tuple[Level, ...] = (),
 ) -> Detail:
     """What a run saw (a `Seen`), as plain data; `failed` stands for the failure of a run that
     made no verdict (the server was not there)."""
@@ -138,6 +142,7 @@ def detail(
         known=known,
         reruns=reruns,
         note=note,
+        scale=levels,
     )
     plain: Detail = to_plain(seen)
     return plain
@@ -172,6 +177,7 @@ def item_record(
         text=saw.text,
         reruns=saw.reruns,
         note=saw.note,
+        scale=saw.scale,
     )
 
 

@@ -186,6 +186,18 @@ def render_not_applicable(not_applicable: Iterable[NotApplicableRecord]) -> list
     return ["not applicable, so deselected (not run):", *lines] if lines else []
 
 
+def render_opt_in(opt_in: Iterable[tuple[str, str]]) -> list[str]:
+    """The scale items left out because -m did not name them, in one line (nothing when none)."""
+    found = list(opt_in)
+    if not found:
+        return []
+    ids = ", ".join(dict.fromkeys(behaviour for _impl, behaviour in found))
+    return [
+        f"opt-in, so deselected: {_plural(len(found), 'scale item')} ({ids}): they measure a server "
+        "with up to thousands of clients connected at once; run them with -m scale"
+    ]
+
+
 def render_timing(timing: Timing, reruns: RerunRecord) -> list[str]:
     """The summary's timing lines: the limits, where the tolerance came from, and what was run again."""
     lines = [f"timing: {timing.describe()}", f"  tolerance {timing.derivation}", f"  {confirm.describe()}"]

@@ -10,7 +10,8 @@ The modules of this package, each with its rules in its own docstring:
 - infer:   evidence from two observations -> the I/O model the server shows;
 - clients: the checker's client connections, driven by one I/O thread;
 - live:    one server per impl per pytest session, started on first use;
-- runner:  plays a server behaviour's client and observe steps and judges them.
+- runner:  plays a server behaviour's client and observe steps and judges them;
+- scale:   a scale behaviour at each of its levels, with what each level costs the server.
 
 The failure text and summary lines for servers are the reports' (reports/server_text.py),
 and the servers of one pytest session are the plugin's (plugin/session.py).

@@ -7,7 +7,10 @@ Rules of this module:
   check the verdict by hand;
 - a declared model is checked against the observed one by another table
   (`DECLARED`), which says in words what the declaration means;
-- thresholds are named constants, stated in the messages they shape.
+- thresholds are named constants, stated in the messages they shape;
+- the one rule a scale behaviour judges of the costs it measures is here too
+  (`check_loop_flat`): a readiness or completion loop keeps its threads as its
+  clients grow; whether a server is held to it is `loop_reason`'s to say.
 """
 
 from __future__ import annotations
@@ -250,4 +253,33 @@ def check_declared(declared: DeclaredModel, inference: Inference) -> list[str]:
         f"expected the declared model {declared.value} ({meaning}), observed {inference.title()}: "
         f"{inference.reason}",
         *(f"evidence: {line}" for line in inference.evidence.lines()),
+    ]
+
+
+#: The models whose threads and processes do not grow with the clients (the seed's loops).
+LOOPS: frozenset[Observed] = frozenset({Observed.READINESS_LOOP, Observed.COMPLETION_LOOP})
+LOOP_DECLARATIONS: frozenset[DeclaredModel] = frozenset({DeclaredModel.READINESS, DeclaredModel.COMPLETION})
+
+
+def loop_reason(declared: DeclaredModel | None, first: Inference | None) -> str | None:
+    """Why the server is held to a loop's rule: it declares a loop, or (declaring nothing) it
+    was observed as one at the first level of a scale behaviour (`first`); None: it is not."""
+    if declared is not None:
+        return f"it declares {declared.value}" if declared in LOOP_DECLARATIONS else None
+    if first is not None and first.model in LOOPS:
+        return f"it was observed as a {first.title()} with {first.evidence.clients} clients"
+    return None
+
+
+def check_loop_flat(reason: str | None, found: Evidence) -> list[str]:
+    """A loop keeps its threads and processes as its clients grow: at most STEADY new ones per
+    client connected (empty when it does, or when `reason` is None: the rule does not apply)."""
+    if reason is None or found.clients == 0 or found.steady():
+        return []
+    grown = found.process_growth + found.thread_growth
+    return [
+        f"expected a readiness or completion loop ({reason}) to keep its threads and processes "
+        f"as clients come (at most {STEADY:g} new per client), observed {grown} new for "
+        f"{found.clients} clients ({grown / found.clients:.2f} per client)",
+        *(f"evidence: {line}" for line in found.lines()),
     ]

@@ -307,10 +307,17 @@ class LiveServer:
         host = self.process.host if self.process is not None else self.spec.host
         return host, self.port
 
-    def observe(self, at: float) -> observe.Snapshot | None:
+    def observe(self, at: float, costs: bool = False) -> observe.Snapshot | None:
         if self.process is None or "proc" not in self.capabilities:
             return None
-        return self.process.observe(at)
+        return self.process.observe(at, costs=costs)
+
+    def open_files_limit(self) -> int | None:
+        """The server process's soft RLIMIT_NOFILE (None when it cannot be read)."""
+        pid = self.process.pid if self.process is not None else None
+        if pid is None or "proc" not in self.capabilities:
+            return None
+        return observe.open_files_limit(pid)
 
     def exited(self, grace: float = 0.0) -> str | None:
         if self.process is None:

@@ -10,7 +10,10 @@ Rules of this module:
   and a process-per-client server's children are all seen; a process or
   thread that vanishes while it is read is skipped, never an error;
 - reading needs no privileges beyond those over one's own children; a file
-  that cannot be read yields 'unknown', never a guess.
+  that cannot be read yields 'unknown', never a guess;
+- what a process costs (resident and proportional memory, each thread's context
+  switches) is read only when asked (`costs=True`): a scale behaviour's
+  measures need it, every other observation stays cheap.
 """
 
 from __future__ import annotations
@@ -259,19 +262,72 @@ def tree_members(stats: Iterable[Stat], root: int, session: int | None) -> list[
     return sorted(members.values(), key=lambda stat: stat.pid)
 
 
+def parse_statm_rss(text: str, page: int) -> int | None:
+    """/proc/PID/statm -> resident memory in bytes (its second field, in pages)."""
+    fields = text.split()
+    try:
+        return int(fields[1]) * page
+    except (IndexError, ValueError):
+        return None
+
+
+def parse_pss(text: str) -> int | None:
+    """/proc/PID/smaps_rollup -> the proportional set size in bytes (its 'Pss:' line, in kB)."""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key == "Pss":
+            try:
+                return int(value.split()[0]) * 1024
+            except (IndexError, ValueError):
+                return None
+    return None
+
+
+def parse_switches(text: str) -> tuple[int, int] | None:
+    """/proc/PID/task/TID/status -> (voluntary, nonvoluntary) context switches of the thread."""
+    found: dict[str, int] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key in {"voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"}:
+            try:
+                found[key] = int(value.strip())
+            except ValueError:
+                return None
+    if len(found) != 2:
+        return None
+    return found["voluntary_ctxt_switches"], found["nonvoluntary_ctxt_switches"]
+
+
+def parse_open_files_limit(text: str) -> int | None:
+    """/proc/PID/limits -> the soft limit on open files (None when unlimited or absent)."""
+    for line in text.splitlines():
+        if line.startswith("Max open files"):
+            soft = line[len("Max open files") :].split()[0]
+            return int(soft) if soft.isdigit() else None
+    return None
+
+
 @dataclass(frozen=True)
 class Thread:
+    """One thread: where it is parked, and (when costs were read) its context switches,
+    (voluntary, nonvoluntary)."""
+
     tid: int
     parked: Parked
+    switches: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
 class Process:
-    """One live process of the tree (zombies are counted apart: they hold no thread and no fd)."""
+    """One live process of the tree (zombies are counted apart: they hold no thread and no fd).
+
+    rss, pss: its resident and proportional memory in bytes, when costs were read."""
 
     stat: Stat
     threads: tuple[Thread, ...]
     fds: int | None
+    rss: int | None = None
+    pss: int | None = None
 
     @property
     def pid(self) -> int:
@@ -313,6 +369,37 @@ class Snapshot:
     def counts(self) -> tuple[int, int, int | None]:
         return self.process_count, self.thread_count, self.fd_count
 
+    @property
+    def rss(self) -> int | None:
+        """Resident memory summed over the tree (bytes; None unless every process's was read)."""
+        return _total(process.rss for process in self.processes)
+
+    @property
+    def pss(self) -> int | None:
+        """Proportional memory summed over the tree (bytes; None unless every process's was read)."""
+        return _total(process.pss for process in self.processes)
+
+    def cpu_by_process(self) -> dict[tuple[int, int], int]:
+        """CPU ticks of each process, by (pid, start time): a later process with the same pid is
+        another key."""
+        return {(p.stat.pid, p.stat.starttime): p.stat.cpu_ticks for p in self.processes}
+
+    def switches_by_thread(self) -> dict[tuple[int, int], tuple[int, int]] | None:
+        """Each thread's (voluntary, nonvoluntary) context switches, by (its process's start time,
+        tid); None unless costs were read for every thread."""
+        found: dict[tuple[int, int], tuple[int, int]] = {}
+        for process in self.processes:
+            for thread in process.threads:
+                if thread.switches is None:
+                    return None
+                found[process.stat.starttime, thread.tid] = thread.switches
+        return found
+
+
+def _total(values: Iterable[int | None]) -> int | None:
+    found = list(values)
+    return None if not found or any(value is None for value in found) else sum(v or 0 for v in found)
+
 
 def describe_waits(waits: Mapping[str, int]) -> str:
     """{'recvfrom': 50, 'accept4': 1} -> '50 in recvfrom, 1 in accept4' (most first)."""
@@ -350,16 +437,35 @@ def all_stats() -> list[Stat]:
     return stats
 
 
-def _threads(pid: int) -> tuple[Thread, ...]:
+def _threads(pid: int, costs: bool = False) -> tuple[Thread, ...]:
     try:
         tids = sorted(int(entry) for entry in os.listdir(PROC / str(pid) / "task") if entry.isdigit())
     except OSError:
         return ()
     threads = []
     for tid in tids:
-        text = _read(PROC / str(pid) / "task" / str(tid) / "syscall")
-        threads.append(Thread(tid, parse_syscall(text) if text is not None else Parked(Wait.UNKNOWN)))
+        task = PROC / str(pid) / "task" / str(tid)
+        text = _read(task / "syscall")
+        parked = parse_syscall(text) if text is not None else Parked(Wait.UNKNOWN)
+        status = _read(task / "status") if costs else None
+        threads.append(Thread(tid, parked, parse_switches(status) if status is not None else None))
     return tuple(threads)
+
+
+def _memory(pid: int) -> tuple[int | None, int | None]:
+    """(rss, pss) of a process in bytes, each None when it cannot be read."""
+    statm = _read(PROC / str(pid) / "statm")
+    rollup = _read(PROC / str(pid) / "smaps_rollup")
+    return (
+        parse_statm_rss(statm, os.sysconf("SC_PAGE_SIZE")) if statm is not None else None,
+        parse_pss(rollup) if rollup is not None else None,
+    )
+
+
+def open_files_limit(pid: int) -> int | None:
+    """The soft RLIMIT_NOFILE of process `pid` (None when unknown or unlimited)."""
+    text = _read(PROC / str(pid) / "limits")
+    return parse_open_files_limit(text) if text is not None else None
 
 
 def _fds(pid: int) -> int | None:
@@ -376,8 +482,9 @@ def available() -> str | None:
     return None  # on an architecture without a table, waits are named by syscall number
 
 
-def snapshot(root: int, session: int | None, at: float, waits: bool = True) -> Snapshot:
-    """Read the tree rooted at `root` (and the processes of `session`) from /proc."""
+def snapshot(root: int, session: int | None, at: float, waits: bool = True, costs: bool = False) -> Snapshot:
+    """Read the tree rooted at `root` (and the processes of `session`) from /proc; with `costs`,
+    each process's memory and each thread's context switches too (and the threads, waits or not)."""
     members = tree_members(all_stats(), root, session)
     processes = []
     zombies = 0
@@ -385,8 +492,9 @@ def snapshot(root: int, session: int | None, at: float, waits: bool = True) -> S
         if stat.state in {"Z", "X"}:
             zombies += 1
             continue
-        threads = _threads(stat.pid) if waits else ()
-        processes.append(Process(stat, threads, _fds(stat.pid)))
+        threads = _threads(stat.pid, costs) if waits or costs else ()
+        rss, pss = _memory(stat.pid) if costs else (None, None)
+        processes.append(Process(stat, threads, _fds(stat.pid), rss, pss))
     return Snapshot(at, tuple(processes), zombies)
 
 

@@ -576,18 +576,18 @@ class ServerProcess:
 
     # -- the tree ------------------------------------------------------------
 
-    def observe(self, at: float, waits: bool = True) -> observe.Snapshot:
+    def observe(self, at: float, waits: bool = True, costs: bool = False) -> observe.Snapshot:
         """The server's process tree now; every process in it is remembered for `stop`.
 
         A zombie re-parented to the checker is the checker's to reap, not a child the
         server left unreaped: it is reaped and the snapshot taken again."""
         assert self.popen is not None
         root = self.popen.pid
-        snap = observe.snapshot(root, root, at, waits)
+        snap = observe.snapshot(root, root, at, waits, costs)
         for _ in range(REAP_ROUNDS):
             if snap.zombies == 0 or not self._reap(observe.all_stats()):
                 break
-            snap = observe.snapshot(root, root, at, waits)
+            snap = observe.snapshot(root, root, at, waits, costs)
         for process in snap.processes:
             self._remember(process.stat)
         return snap

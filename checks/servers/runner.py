@@ -84,8 +84,9 @@ class ServerTarget(Protocol):
     def address(self, family: Family) -> tuple[str, int]:
         """Where to connect over `family`."""
 
-    def observe(self, at: float) -> Snapshot | None:
-        """The server's process tree now (None when it cannot be observed)."""
+    def observe(self, at: float, costs: bool = False) -> Snapshot | None:
+        """The server's process tree now (None when it cannot be observed); with `costs`, its
+        processes' memory and its threads' context switches too."""
 
     def exited(self, grace: float = 0.0) -> str | None:
         """'exited (exit code 1)' once the server process has ended, else None; `grace`
@@ -161,6 +162,9 @@ class ServerRun(StepRun):
         self.inferences: list[inferring.Inference] = []
         self.pool: ClientPool | None = None
         self.wait_ran_out = False  # the current client step's wait for the server ran out
+        # The model seen at a scale behaviour's first level (sockspec.servers.scale), which holds
+        # an undeclared server seen as a loop there to a loop's rule (`loop_flat`) at later levels.
+        self.first_level: inferring.Inference | None = None
 
     # -- the whole run -------------------------------------------------------
 
@@ -558,6 +562,8 @@ class ServerRun(StepRun):
         self.snapshots[step.name] = snap
         what = What(Kind.OBSERVE, "observe", args=step.name, outcome=_describe_snapshot(snap))
         self.record("checker", what, index)
+        if expect is not None and expect.loop_flat and step.baseline is not None:
+            problems.extend(self._loop_flat(index, step.name, self.snapshots[step.baseline], snap))
         self.acted[step.name] = self.clock.now()
         if problems:
             raise self.fail(index, step, title, problems)
@@ -621,6 +627,18 @@ class ServerRun(StepRun):
             if expect is not None and expect.model is not None:
                 problems.extend(self._check_model(expect.model, inference))
         return last, problems
+
+    def _loop_flat(self, index: int, name: str, base: Snapshot, snap: Snapshot) -> list[str]:
+        """The model from `base` to `snap` (recorded), and a loop's rule: it keeps its threads."""
+        assert self.pool is not None
+        found = inferring.evidence(
+            base, snap, len(self.pool.connected_labels()), kept=len(self.pool.kept_labels())
+        )
+        inference = inferring.infer(found)
+        self.inferences.append(inference)
+        what = What(Kind.MODEL, "observe", args=name, outcome=inference.describe())
+        self.record("checker", what, index)
+        return inferring.check_loop_flat(inferring.loop_reason(self.target.declared, self.first_level), found)
 
     def _observe_anyway(self, failure: Failure) -> None:
         """After a failure, take the model observation a later step would have taken (over a

@@ -15,7 +15,10 @@ Rules of this module:
   dashed frame), with the set-up that failed and a link to the behaviour that
   tests it; the causes of failure follow the servers, as the terminal says them;
 - where a stuck server was (a failure's `stuck`) is shown beside the timeline: its
-  sentence, then its threads' stacks folded, in an open <details>.
+  sentence, then its threads' stacks folded, in an open <details>;
+- scale items get a section after the causes: one figure for every server
+  (sockspec.reports.html.scaleplot) and a table of each item's levels, in the
+  cells the terminal shows (sockspec.reports.scale_text).
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from dataclasses import dataclass
 from importlib import resources
 
 from sockspec.judging.events import describe
-from sockspec.reports import causes
-from sockspec.reports.html import timeline
+from sockspec.judging.scale import LevelOutcome
+from sockspec.reports import causes, scale_text
+from sockspec.reports.html import scaleplot, timeline
 from sockspec.reports.html.markup import escape as _e
 from sockspec.reports.html.markup import ms as _ms
 from sockspec.reports.html.markup import step_shown
@@ -119,6 +123,7 @@ def render(record: RunRecord) -> str:
         *_header(record),
         *_servers(record.servers),
         *_causes(record),
+        *_scale(record.items),
         *_matrix(record, anchors),
         *_not_applicable(record.not_applicable),
         *_reruns(record, anchors),
@@ -309,6 +314,56 @@ def _causes(record: RunRecord) -> list[str]:
         '<p class="note">Failures of one impl that share a cause, said once.</p>',
         f'<ul class="causes">{listed}</ul></section>',
     ]
+
+
+# -- scale ---------------------------------------------------------------------------------------
+
+
+def _scale(items: Sequence[ItemRecord]) -> list[str]:
+    """The scale items: one figure with a line per server (and behaviour, when there are several),
+    then each item's figures per level as a table."""
+    scaled = [item for item in items if item.scale]
+    if not scaled:
+        return []
+    several = len({item.id for item in scaled}) > 1
+    series = [
+        scaleplot.Series(f"{item.impl} ({item.id})" if several else item.impl, item.scale) for item in scaled
+    ]
+    lines = [
+        '<section class="scale" id="scale"><h2>Scale: costs by clients connected at once</h2>',
+        '<p class="note">Figures, not verdicts (the verdict is in the matrix): with every client of a '
+        "level connected and echoed once, the threads of the server's tree, its memory (PSS: shared "
+        "pages counted once), the p99 echo latency and the context switches per echo; both axes "
+        "logarithmic, so a thread or process per client is a line of slope 1 and a loop is flat.</p>",
+        f'<div class="scale-figure">{scaleplot.figure(series)}</div>',
+    ]
+    headings = "".join(f"<th>{_e(name.lstrip('| '))}</th>" for name, _width in scale_text.COLUMNS)
+    for item in scaled:
+        lines.append(
+            f'<h3 class="mono">{_e(item.id)} on {_e(item.impl)} over {_e(item.family)}: '
+            f"{_e(item.outcome.value)}</h3>"
+        )
+        lines.append(
+            f'<table class="scale" data-impl="{_e(item.impl)}"><thead><tr>{headings}</tr></thead><tbody>'
+        )
+        for level in item.scale:
+            cells = "".join(f"<td>{_e(cell)}</td>" for cell in scale_text.row(level))
+            lines.append(
+                f'<tr data-clients="{level.clients}" data-outcome="{_e(level.outcome.value)}">{cells}</tr>'
+            )
+        lines.append("</tbody></table>")
+        notes = [
+            f"<li>{level.clients} clients: {_e(level.outcome.value)}: {_e(level.reason or '')}</li>"
+            for level in item.scale
+            if level.outcome is not LevelOutcome.MEASURED
+        ]
+        models = "; ".join(f"{level.clients}: {level.model}" for level in item.scale if level.model)
+        if models:
+            notes.append(f"<li>model seen at each level: {_e(models)}</li>")
+        if notes:
+            lines.append(f'<ul class="note">{"".join(notes)}</ul>')
+    lines.append("</section>")
+    return lines
 
 
 # -- the matrix ----------------------------------------------------------------------------------
