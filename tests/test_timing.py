@@ -163,18 +163,15 @@ from sockspec.reference_impls.sockets_ref import SocketsDriver
 
 
 class LateOnce(SocketsDriver):
-    """recv stalls 60 ms in the first run only, as noise would."""
+    """recv stalls 60 ms in the first run only, as noise would (the behaviour's run has one recv;
+    the plugin also builds the class once at start to check it, so instances are not runs)."""
 
     name = "late-once"
-    made = 0
-
-    def __init__(self) -> None:
-        super().__init__()
-        type(self).made += 1  # the plugin makes a fresh driver for each run
-        self.late = type(self).made == 1
+    stalled = False
 
     def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
-        if self.late:
+        if not type(self).stalled:
+            type(self).stalled = True
             time.sleep(0.06)
         return super().recv(sock, size, flags)
 
