@@ -12,8 +12,10 @@ Rules of this module:
   against it and stopped by `stop_all`, which the plugin calls when the session
   finishes (after failures and Ctrl-C too);
 - how the last behaviour on each server went (passed, failed, or errored: no
-  verdict) is kept, so the server can be restarted before the next one as its
-  policy says; a restart is the first event of the next verdict's timeline
+  verdict) is kept, with where it is written, so the server can be restarted
+  before the next one as its policy says, and probed (a server that does not
+  answer a fresh client after a failure is not available for the rest of the
+  run); a restart is the first event of the next verdict's timeline
   (at 0, by the checker, in set-up), and the summary counts them;
 - the model observed last for each server is kept for the summary;
 - no pytest here.
@@ -81,9 +83,10 @@ class ServerSession:
         try:
             verdict = run_server_behaviour(behaviour, server, family, timing)
         except BaseException:
-            self.previous[name] = Previous(behaviour.id, Result.ERRORED)
+            self.previous[name] = Previous(behaviour.id, Result.ERRORED, str(behaviour.origin))
             raise
-        self.previous[name] = Previous(behaviour.id, Result.PASSED if verdict.passed else Result.FAILED)
+        result = Result.PASSED if verdict.passed else Result.FAILED
+        self.previous[name] = Previous(behaviour.id, result, str(behaviour.origin))
         if verdict.inferences:
             self.observed[name] = verdict.inferences[-1]
         shown = self.pending.pop(name, None)
