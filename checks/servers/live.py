@@ -252,8 +252,8 @@ class LiveServer:
             assert self.process is not None
             words = last_words(self.process.stderr_tail())
             cause = (
-                f"exits when a client connects: {previous.said(exited)}, and {then} it {gone} "
-                f"when a fresh client connected{words}"
+                f"exits before it answers: {previous.said(exited)}, and {then} it {gone} "
+                f"before it answered a fresh client{words}"
             )
         else:
             does, saw = probe.dead(seen, host, port, waiting=self._waiting(port))

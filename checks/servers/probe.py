@@ -80,6 +80,8 @@ def probe(host: str, port: int, limit: float = LIMIT) -> Seen:
             sock.connect((host, port))
         except ConnectionRefusedError:
             return Seen.REFUSED
+        except ConnectionError:  # reset (or aborted) as soon as it was accepted
+            return Seen.RESET
         except OSError:
             return Seen.NO_CONNECT
         try:
