@@ -60,7 +60,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sockspec.language.timing import format_duration
-from sockspec.servers import observe, tcptable
+from sockspec.servers import listeners, observe
 from sockspec.servers.config import ServerSpec, format_address
 from sockspec.servers.observe import Stat
 
@@ -604,15 +604,12 @@ class ServerProcess:
 
     def _listening_elsewhere(self) -> str:
         """Where the server's tree listens other than where it was told to ("" if nowhere else)."""
-        held = tcptable.socket_inodes(stat.pid for stat in self._learn())
         ours = {self.host, *WILDCARDS}
         found = sorted(
             {
-                (row.port, format_address(row.host, row.port))
-                for row in tcptable.rows()
-                if row.state == tcptable.LISTEN
-                and row.inode in held
-                and not (row.port == self.port and row.host in ours)
+                (listener.port, format_address(listener.host, listener.port))
+                for listener in listeners.held_by(stat.pid for stat in self._learn())
+                if not (listener.port == self.port and listener.host in ours)
             }
         )
         return ", ".join(address for _port, address in found)
