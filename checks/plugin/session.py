@@ -31,6 +31,7 @@ from sockspec.judging.events import Event
 from sockspec.language.model import Behaviour, Family
 from sockspec.language.timing import Timing
 from sockspec.reports import server_text as server_reports
+from sockspec.servers import probe
 from sockspec.servers.clients import ClientError, ensure_descriptors
 from sockspec.servers.config import ServerSpec
 from sockspec.servers.infer import Inference
@@ -75,7 +76,7 @@ class ServerSession:
         except ClientError as exc:
             raise NotApplicable(f"this machine cannot run it: {exc}") from None
         server = self.live(name, spec)
-        restarted = server.ensure(self.previous.get(name))
+        restarted = server.ensure(self.previous.get(name), max(probe.LIMIT, timing.step_limit))
         if restarted is not None:
             self.pending[name] = restarted
         if family is Family.TCP6 and not server.listens_on_ipv6():

@@ -9,7 +9,8 @@ Rules of this module:
   same reason instead of starting the server again and again;
 - after a behaviour that failed or did not finish, or once the server exited,
   one fresh client probes it before the next behaviour (sockspec.servers.probe:
-  connect, one line, any byte back within probe.LIMIT), on the new process when
+  connect, one line, any byte back within probe.LIMIT or the step limit, when
+  longer), on the new process when
   the policy restarted it: a server that does not answer that probe is dead for
   this run, and the next behaviour and every later one fail at once with one
   line that says what it does and which behaviour showed it; its process tree
@@ -209,9 +210,10 @@ class LiveServer:
 
     # -- start and health ------------------------------------------------------
 
-    def ensure(self, previous: Previous | None = None) -> Restarted | None:
+    def ensure(self, previous: Previous | None = None, patience: float = probe.LIMIT) -> Restarted | None:
         """Make sure the server is up for the next behaviour, restarted when its policy says so
-        (`previous` is the behaviour that ran on it last); raise ServerUnavailable when it is not."""
+        (`previous` is the behaviour that ran on it last), and answering a probe after a failure
+        (within `patience` seconds); raise ServerUnavailable when it is not."""
         if self.problem is not None:
             cause = self.cause or self.problem.splitlines()[0]
             shown = (
@@ -224,7 +226,7 @@ class LiveServer:
             if not self._reachable:
                 self._probe()
             restarted = self._cannot_restart(previous)
-            self._check_answers(previous, restarted)
+            self._check_answers(previous, restarted, patience)
             return restarted
         if self.process is None:
             self._start()
@@ -233,17 +235,17 @@ class LiveServer:
         if restarted is not None:
             self._restart()
             self.restarts.append(restarted)
-        self._check_answers(previous, restarted)
+        self._check_answers(previous, restarted, patience)
         return restarted
 
-    def _check_answers(self, previous: Previous | None, restarted: Restarted | None) -> None:
+    def _check_answers(self, previous: Previous | None, restarted: Restarted | None, patience: float) -> None:
         """After a behaviour that failed or did not finish, or an exit: one fresh client's probe.
         A server that does not answer it is dead for this run (ServerUnavailable, now and later)."""
         exited = restarted is not None and restarted.cause is Cause.EXITED
         if previous is None or (previous.result is Result.PASSED and not exited):
             return
         host, port = self.address(Family.TCP4)
-        seen = probe.probe(host, port)
+        seen = probe.probe(host, port, patience)
         if seen is probe.Seen.ANSWERED:
             return
         then = "after a restart" if restarted is not None and restarted.done else "then"
@@ -256,7 +258,7 @@ class LiveServer:
                 f"before it answered a fresh client{words}"
             )
         else:
-            does, saw = probe.dead(seen, host, port, waiting=self._waiting(port))
+            does, saw = probe.dead(seen, host, port, patience, self._waiting(port))
             cause = f"{does}: {previous.said(exited)}, and {then} {saw}"
         self.cause = cause
         self.problem = f"not run: {self.name} {cause}"
