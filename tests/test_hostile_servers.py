@@ -11,9 +11,11 @@ Rules of this file:
   assertion's message), and that no process the server started is left;
 - the runs start together, three at a time, when the first test needs one; under
   pytest-xdist the file's tests share one worker (xdist_group), so none runs twice;
-- the pieces are tested on their own too: the probe's words, the diagnosis of a
-  refused connect, a client flooded with bytes it never asked for (a real server),
-  a server whose only failure is its own rule (it answers the probe: nothing else fails).
+- the pieces are tested on their own too: the probe's words and its SHUT_WR, the
+  diagnosis of a refused connect, a client flooded with bytes it never asked for
+  (a real server), a server whose only failure is its own rule (it answers the
+  probe: nothing else fails), one that exits before it answers, and that no
+  behaviour runs on a process a probe has touched.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import re
 import socket
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -145,7 +148,7 @@ def test_a_server_that_never_answers_fails_the_whole_corpus_at_once(runs: Runs, 
     assert one_cause(run, "never_answers", rest) == (
         "the server is not available: accepts connections but answers nothing: server.echo.small failed "
         f"({where('server.echo.small')}), and after a restart a fresh client's line got no answer "
-        "within 5.000 s"
+        "within 5.000 s, nor once it shut down its sending side"
     )
     assert any(line.startswith("never_answers: 1 failed, 12 not reached, 2 causes:") for line in run.lines)
     assert_clean(run, NEVER_ANSWERS_BOUND)
@@ -261,13 +264,14 @@ def test_a_server_that_floods_its_clients_is_read_up_to_a_bound(runs: Runs, name
             probe.Seen.NO_ANSWER,
             0,
             "accepts connections but answers nothing",
-            "a fresh client's line got no answer within 5.000 s",
+            "a fresh client's line got no answer within 5.000 s, nor once it shut down its sending side",
         ),
         (
             probe.Seen.NO_ANSWER,
             2,
             "listens but never accepts a connection",
-            "a fresh client's line got no answer within 5.000 s, and 2 connections wait in its accept queue",
+            "a fresh client's line got no answer within 5.000 s, nor once it shut down its sending side, "
+            "and 2 connections wait in its accept queue",
         ),
         (
             probe.Seen.REFUSED,
@@ -291,6 +295,43 @@ def test_a_server_that_floods_its_clients_is_read_up_to_a_bound(runs: Runs, name
 )
 def test_a_probe_without_an_answer_in_words(seen: probe.Seen, waiting: int, does: str, saw: str) -> None:
     assert probe.dead(seen, "127.0.0.1", 4242, waiting=waiting) == (does, saw)
+
+
+def echo_at_eof(conn: socket.socket) -> None:
+    """Keeps every byte until the client is done, then sends them all back."""
+    kept = b""
+    while data := conn.recv(4096):
+        kept += data
+    conn.sendall(kept)
+
+
+def holds(conn: socket.socket) -> None:
+    """Reads nothing and sends nothing until the client goes."""
+    conn.recv(1, socket.MSG_PEEK)  # returns at the client's line; the line is left unread
+    time.sleep(3.0)
+
+
+@pytest.mark.parametrize(
+    ("serve", "seen"), [(echo_at_eof, probe.Seen.ANSWERED), (holds, probe.Seen.NO_ANSWER)]
+)
+def test_the_probe_shuts_its_side_down_before_it_gives_up(serve: Any, seen: probe.Seen) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        def accept() -> None:
+            conn, _address = listener.accept()
+            with conn:
+                serve(conn)
+
+        thread = threading.Thread(target=accept, daemon=True)
+        thread.start()
+        started = time.monotonic()
+        assert probe.probe("127.0.0.1", listener.getsockname()[1], limit=0.2) is seen
+        took = time.monotonic() - started
+        thread.join(10.0)
+    if seen is probe.Seen.NO_ANSWER:
+        assert took >= 0.2 + probe.FINISHED  # it waited for its line, then once more after SHUT_WR
+    else:
+        assert took < 0.2 + probe.FINISHED  # the answer came at the SHUT_WR
 
 
 def test_a_refused_connect_is_explained_only_when_nothing_listens_and_the_server_runs() -> None:
@@ -387,6 +428,50 @@ def test_a_server_that_exits_before_it_answers_is_not_run_further(tmp_path: Path
         "before it answered a fresh client: one client is all I take"
     )
     assert caught.value.cause == again.value.cause == cause
-    assert str(caught.value) == str(again.value) == f"not run: s {cause}"
+    first = str(caught.value).splitlines()
+    assert first[0] == f"not run: s {cause}"
+    assert "    | one client is all I take" in first[1:]  # the server's output, under the first only
+    assert str(again.value) == f"not run: s {cause} (its output is shown under the first failure)"
     assert len(server.restarts) == 1
+    assert not marked_processes(mark)
+
+
+ANSWERS_ITS_FIRST_CLIENT_ONLY = """\
+import socket, sys
+listener = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+answered = False
+held = []
+while True:
+    conn, _ = listener.accept()
+    held.append(conn)
+    data = conn.recv(100)
+    if data and not answered:
+        answered = True
+        conn.sendall(data)
+"""
+
+
+def test_a_behaviour_never_runs_on_a_process_that_was_probed(tmp_path: Path) -> None:
+    """The old process does not answer the probe, the new one does (its first client): it is
+    replaced once more, so the next behaviour's client is that process's first."""
+    mark = new_mark()
+    script = tmp_path / "first.py"
+    script.write_text(ANSWERS_ITS_FIRST_CLIENT_ONLY, encoding="utf-8")
+    spec = ServerSpec(
+        name="s", origin="test", command=(sys.executable, str(script), "{port}"), env=((MARK, mark),)
+    )
+    server = LiveServer(spec, tmp_path)
+    try:
+        server.ensure()
+        with socket.create_connection(server.address(Family.TCP4), timeout=5.0) as client:
+            client.sendall(b"one\n")
+            assert client.recv(100) == b"one\n"
+        assert server.ensure(Previous("server.a", Result.FAILED, "t.yaml:1")) is not None
+        assert len(server.restarts) == 1 and len(server.retired) == 2
+        with socket.create_connection(server.address(Family.TCP4), timeout=5.0) as client:
+            client.sendall(b"two\n")
+            assert client.recv(100) == b"two\n"
+    finally:
+        server.stop()
+        server.remove_output()
     assert not marked_processes(mark)

@@ -9,14 +9,18 @@ Rules of this module:
   same reason instead of starting the server again and again;
 - after a behaviour that failed or did not finish, or once the server exited,
   one fresh client probes it before the next behaviour (sockspec.servers.probe:
-  connect, one line, any byte back within probe.LIMIT or the step limit, when
-  longer), on the new process when
-  the policy restarted it: a server that does not answer that probe is dead for
-  this run, and the next behaviour and every later one fail at once with one
-  line that says what it does and which behaviour showed it; its process tree
-  is stopped then. A behaviour that failed for its own rule (one client served
-  at a time, an idle client closed) leaves a server that answers one fresh
-  client, so it costs the others nothing;
+  connect, one line, any byte back). When the policy restarts it, the old
+  process is probed briefly first (probe.QUICK): one that answers is simply
+  replaced; else the new process is probed (within probe.LIMIT, or the step
+  limit when longer) and, when it answers, replaced once more, so that the
+  process a behaviour runs on has never seen a probe. With restart = "never"
+  (or a server given by address) the same process is probed. A server that
+  does not answer that probe is dead for this run: the next behaviour and every
+  later one fail at once with one line that says what it does and which
+  behaviour showed it (the first of them with the server's last output), and
+  its process tree is stopped. A behaviour that failed for its own rule (one
+  client served at a time, an idle client closed) leaves a server that answers
+  one fresh client, so it costs the others nothing;
 - with restart = "never", a server that exited during the run makes every
   later behaviour fail with "the server exited (...)" and its last stderr
   lines, not with a cascade of connection errors;
@@ -114,6 +118,13 @@ AFTER: dict[Result, Cause | None] = {
 SETTLE = "settle"
 
 
+def in_doubt(previous: Previous, restarted: Restarted | None) -> bool:
+    """Whether the server is probed before the next behaviour: after one that failed or did not
+    finish, or once it exited."""
+    exited = restarted is not None and restarted.cause is Cause.EXITED
+    return previous.result is not Result.PASSED or exited
+
+
 def restart_cause(policy: Restart, previous: Previous | None, exited: bool) -> Cause | str | None:
     """Why the server is restarted before the next behaviour: a `Cause`, SETTLE when that
     depends on whether it settles (after a behaviour that passed), or None (no restart)."""
@@ -165,7 +176,6 @@ class LiveServer:
         self.process: ServerProcess | None = None
         self.problem: str | None = None  # why it is not available: the first behaviour's message
         self.cause: str | None = None  # the same in one line
-        self.dead = False  # it did not answer a probe (its output is not shown: it says nothing)
         self.started_in: float | None = None
         self.ending: Ending | None = None
         self.retired: list[Ending] = []  # how each process ended that a restart replaced
@@ -216,34 +226,43 @@ class LiveServer:
         (within `patience` seconds); raise ServerUnavailable when it is not."""
         if self.problem is not None:
             cause = self.cause or self.problem.splitlines()[0]
-            shown = (
-                " (its output is shown under the first failure)"
-                if self.process is not None and not self.dead
-                else ""
-            )
+            shown = " (its output is shown under the first failure)" if self.process is not None else ""
             raise ServerUnavailable(f"not run: {self.name} {cause}{shown}", cause)
         if not self.spec.started_by_checker:
             if not self._reachable:
                 self._probe()
             restarted = self._cannot_restart(previous)
-            self._check_answers(previous, restarted, patience)
+            if previous is not None and in_doubt(previous, restarted):
+                self._check_answers(previous, restarted, patience)
             return restarted
         if self.process is None:
             self._start()
             return None
         restarted = self._restart_for(previous)
-        if restarted is not None:
+        doubt = previous is not None and in_doubt(previous, restarted)
+        if restarted is None:
+            if doubt and previous is not None:  # restart = "never": the same process goes on
+                self._check_answers(previous, None, patience)
+            return None
+        # The process a behaviour runs on has seen nothing but sockspec's start-up check: a
+        # process probed after a restart is replaced once more. Most servers answer the probe
+        # still on the old process (QUICK), and need neither.
+        answered = doubt and self.process.returncode() is None and self._answers(probe.QUICK, probe.QUICK)
+        self._restart()
+        self.restarts.append(restarted)
+        if doubt and not answered and previous is not None:
+            self._check_answers(previous, restarted, patience)
             self._restart()
-            self.restarts.append(restarted)
-        self._check_answers(previous, restarted, patience)
         return restarted
 
-    def _check_answers(self, previous: Previous | None, restarted: Restarted | None, patience: float) -> None:
-        """After a behaviour that failed or did not finish, or an exit: one fresh client's probe.
-        A server that does not answer it is dead for this run (ServerUnavailable, now and later)."""
+    def _answers(self, limit: float, finished: float) -> bool:
+        host, port = self.address(Family.TCP4)
+        return probe.probe(host, port, limit, finished) is probe.Seen.ANSWERED
+
+    def _check_answers(self, previous: Previous, restarted: Restarted | None, patience: float) -> None:
+        """One fresh client's probe of the server as it is now (restarted or not): a server that
+        does not answer it is dead for this run (ServerUnavailable, now and later)."""
         exited = restarted is not None and restarted.cause is Cause.EXITED
-        if previous is None or (previous.result is Result.PASSED and not exited):
-            return
         host, port = self.address(Family.TCP4)
         seen = probe.probe(host, port, patience)
         if seen is probe.Seen.ANSWERED:
@@ -262,10 +281,9 @@ class LiveServer:
             cause = f"{does}: {previous.said(exited)}, and {then} {saw}"
         self.cause = cause
         self.problem = f"not run: {self.name} {cause}"
-        self.dead = True
         if self.process is not None:
             self.ending = self.process.stop()
-        raise ServerUnavailable(self.problem, cause)
+        raise ServerUnavailable("\n".join([self.problem, *self.output_lines()]), cause)
 
     def _waiting(self, port: int) -> int:
         """How many connections wait in the accept queue of the server's listener (0 if unknown)."""

@@ -6,7 +6,10 @@ Rules of this module:
   server did, and closes its connection the way an echo client does (after the
   echo, or at the limit), so a fragile server is not handed a reset it did not earn;
 - any byte back counts as an answer: the probe asks "does it answer at all", not
-  "does it echo right" (that is what the behaviours judge);
+  "does it echo right" (that is what the behaviours judge); a server that keeps
+  input until a block fills or the client is done is given that chance too: with
+  no answer to its line, the probe shuts down its sending side (SHUT_WR) and
+  waits a little more (FINISHED);
 - the words are tables: what a server that fails the probe does, and what the
   probe saw, for a message of one line (`dead`); a probe whose connection was
   never accepted (it waits in the listener's accept queue: the caller reads it)
@@ -28,6 +31,10 @@ LINE = b"sockspec probe\n"
 LIMIT = 5.0
 #: After the first byte, how long it waits for the rest of its line before it closes.
 REST = 0.2
+#: With no answer to its line: how long it waits for one after it shuts its sending side down.
+FINISHED = 1.0
+#: A brief probe (for the answer, then after SHUT_WR), of a process about to be replaced anyway.
+QUICK = 0.5
 
 
 class Seen(enum.Enum):
@@ -46,7 +53,7 @@ class Seen(enum.Enum):
 WORDS: dict[Seen, tuple[str, str]] = {
     Seen.NO_ANSWER: (
         "accepts connections but answers nothing",
-        "a fresh client's line got no answer within {limit}",
+        "a fresh client's line got no answer within {limit}, nor once it shut down its sending side",
     ),
     Seen.CLOSED: (
         "closes connections without answering",
@@ -71,8 +78,9 @@ WORDS: dict[Seen, tuple[str, str]] = {
 NEVER_ACCEPTS = "listens but never accepts a connection"
 
 
-def probe(host: str, port: int, limit: float = LIMIT) -> Seen:
-    """Connect to host:port, send LINE, wait for any byte back, all within `limit` each."""
+def probe(host: str, port: int, limit: float = LIMIT, finished: float = FINISHED) -> Seen:
+    """Connect to host:port, send LINE, wait for any byte back: the connect and the answer
+    within `limit` each, then `finished` more after SHUT_WR."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.settimeout(limit)
@@ -86,7 +94,12 @@ def probe(host: str, port: int, limit: float = LIMIT) -> Seen:
             return Seen.NO_CONNECT
         try:
             sock.sendall(LINE)
-            first = sock.recv(len(LINE))
+            try:
+                first = sock.recv(len(LINE))
+            except TimeoutError:
+                sock.shutdown(socket.SHUT_WR)
+                sock.settimeout(finished)
+                first = sock.recv(len(LINE))
         except TimeoutError:
             return Seen.NO_ANSWER
         except OSError:
