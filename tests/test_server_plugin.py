@@ -6,12 +6,14 @@ Rules of this file:
   by a reference name;
 - a server that never listens, exits at once, or hangs gets a verdict within
   its bounds, and the process table holds nothing it started afterwards;
-- Ctrl-C (SIGINT to pytest) while a server runs stops the server too;
+- Ctrl-C (SIGINT to pytest) while a server runs stops the server too, and the
+  reports asked for are still written;
 - a message for a person is never a Python traceback.
 """
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -94,11 +96,12 @@ def test_server_never_listening_gets_a_verdict_within_its_start_up_timeout(pytes
             "it is still running: does it take its port from the {port} in its command? "
             "command: *; its last stderr lines:",
             "      | bound 127.0.0.1:*, but listen() is never called",
-            "*  problem: silent is not available in this run: silent did not listen on 127.0.0.1:* "
-            "within 1.000 s*(its output is shown under the first failure)",
+            "*  problem: not run: silent did not listen on 127.0.0.1:* within 1.000 s (startup_timeout) "
+            "(its output is shown under the first failure)",
             f"FAIL  silent  server * 0 passed * 0 failed * {NEEDS_MODEL} not applicable, "
             f"{failed} not reached",
-            f"silent: {failed} not reached, 1 cause: the server is not available "
+            f"silent: {failed} not reached, 1 cause: the server is not available: did not listen on "
+            "127.0.0.1:* within 1.000 s (startup_timeout) "
             f"(server.echo.small?tcp4?, * and {failed - 5} more)",
             "not applicable, so deselected (not run):",
             f"  silent: server ({NEEDS_MODEL} item): silent declares no model (set model = *",
@@ -141,11 +144,22 @@ def test_server_that_hangs_and_ignores_sigterm_is_killed(pytester: pytest.Pytest
     assert_nothing_left(mark)
 
 
-def test_ctrl_c_stops_the_server(pytester: pytest.Pytester) -> None:
+def test_ctrl_c_stops_the_server_and_still_writes_the_reports(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(hangs=NEVER_ANSWERS)
     mark = configure(pytester, "hangs", [PY, "hangs.py", "{port}"], stop_timeout="1s")
     process = subprocess.Popen(
-        [PY, "-m", "pytest", "--impl=hangs", "-m", "server", "-p", "no:cacheprovider"],
+        [
+            PY,
+            "-m",
+            "pytest",
+            "--impl=hangs",
+            "-m",
+            "server",
+            "-p",
+            "no:cacheprovider",
+            "--sockspec-json=report.json",
+            "--sockspec-html=report.html",
+        ],
         cwd=pytester.path,
         env=subprocess_env(),
         stdout=subprocess.PIPE,
@@ -167,6 +181,11 @@ def test_ctrl_c_stops_the_server(pytester: pytest.Pytester) -> None:
     assert process.returncode == pytest.ExitCode.INTERRUPTED, text
     assert "KeyboardInterrupt" in text
     assert_nothing_left(mark)
+    report = json.loads((pytester.path / "report.json").read_text(encoding="utf-8"))
+    assert report["stopped"] == "interrupted (Ctrl-C): the items that had not run are missing"
+    assert report["gate"] == "fail"
+    assert "interrupted (Ctrl-C)" in (pytester.path / "report.html").read_text(encoding="utf-8")
+    assert "wrote JSON report: " in text and "wrote HTML report: " in text, text
 
 
 def test_server_given_by_address_runs_what_needs_no_proc(pytester: pytest.Pytester) -> None:

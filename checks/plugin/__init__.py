@@ -18,7 +18,8 @@ Rules of this package:
   and the summary and the JSON report say once per impl and reason what was
   left out and why; what only the machine can say is a skip at run time;
 - a server impl's process is started by its first server item and stopped when
-  the session finishes (also after failures, -x and Ctrl-C);
+  the session finishes (also after failures, -x and Ctrl-C; on Ctrl-C at once,
+  before pytest reports the interruption);
 - with pytest-xdist the controller's tolerance (measured once) goes to every
   worker (`pytest_configure_node`, an optional hook: without xdist it is never
   called);
@@ -48,6 +49,7 @@ from sockspec.plugin.session import ServerSession
 from sockspec.plugin.state import STATE, State
 from sockspec.reports import results
 from sockspec.reports.record import Outcome
+from sockspec.servers.process import stop_running
 from sockspec.servers.scale import raise_descriptor_limit
 
 
@@ -74,6 +76,13 @@ def pytest_configure_node(node: Any) -> None:
     state = node.config.stash.get(STATE, None)
     if state is not None:
         node.workerinput.update(options.worker_input(state.settings.timing))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    """Ctrl-C: stop every server this process started now, before pytest spends time on the
+    interrupted traceback; the reports are still written when the session finishes."""
+    stop_running()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -178,7 +178,7 @@ class BehaviourItem(pytest.Item):
         """The server is not there: the behaviour's rule is not reached (a known failure, when the
         baseline lists it). Called while the ServerUnavailable goes up to pytest."""
         text = state.servers.unavailable_text(self.behaviour, self.impl.name, self.family, problem)
-        failed = results.unavailable(self.behaviour, str(problem))
+        failed = results.unavailable(self.behaviour, str(problem), problem.cause)
         self.detail = results.detail(
             None, text, known=self.known.reason if self.known is not None else None, failed=failed
         )

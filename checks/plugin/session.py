@@ -14,8 +14,10 @@ Rules of this module:
   against it and stopped by `stop_all`, which the plugin calls when the session
   finishes (after failures and Ctrl-C too);
 - how the last behaviour on each server went (passed, failed, or errored: no
-  verdict) is kept, so the server can be restarted before the next one as its
-  policy says; a restart is the first event of the next verdict's timeline
+  verdict) is kept, with where it is written, so the server can be restarted
+  before the next one as its policy says, and probed (a server that does not
+  answer a fresh client after a failure is not available for the rest of the
+  run); a restart is the first event of the next verdict's timeline
   (at 0, by the checker, in set-up), and the summary counts them;
 - the model observed last for each server is kept for the summary;
 - no pytest here.
@@ -31,6 +33,7 @@ from sockspec.judging.events import Event
 from sockspec.language.model import Behaviour, Family
 from sockspec.language.timing import Timing
 from sockspec.reports import server_text as server_reports
+from sockspec.servers import probe
 from sockspec.servers.clients import ClientError, ensure_descriptors
 from sockspec.servers.config import ServerSpec
 from sockspec.servers.infer import Inference
@@ -78,7 +81,7 @@ class ServerSession:
             except ClientError as exc:
                 raise NotApplicable(f"this machine cannot run it: {exc}") from None
         server = self.live(name, spec)
-        restarted = server.ensure(self.previous.get(name))
+        restarted = server.ensure(self.previous.get(name), max(probe.LIMIT, timing.step_limit))
         if restarted is not None:
             self.pending[name] = restarted
         if family is Family.TCP6 and not server.listens_on_ipv6():
@@ -89,9 +92,10 @@ class ServerSession:
             self.previous[name] = Previous(behaviour.id, Result.PASSED)
             raise NotApplicable(f"this machine cannot run it: {exc}") from None
         except BaseException:
-            self.previous[name] = Previous(behaviour.id, Result.ERRORED)
+            self.previous[name] = Previous(behaviour.id, Result.ERRORED, str(behaviour.origin))
             raise
-        self.previous[name] = Previous(behaviour.id, Result.PASSED if verdict.passed else Result.FAILED)
+        result = Result.PASSED if verdict.passed else Result.FAILED
+        self.previous[name] = Previous(behaviour.id, result, str(behaviour.origin))
         if verdict.inferences:
             self.observed[name] = verdict.inferences[-1]
         shown = self.pending.pop(name, None)

@@ -104,15 +104,16 @@ def failure(verdict: Verdict) -> FailureRecord | None:
     )
 
 
-def unavailable(behaviour: Behaviour, problem: str) -> FailureRecord:
-    """The failure record of a server behaviour that could not run: the server is not there."""
+def unavailable(behaviour: Behaviour, problem: str, cause: str = "") -> FailureRecord:
+    """The failure record of a server behaviour that could not run: the server is not there;
+    `cause`, what happened to it in one line, goes after NOT_AVAILABLE in the record's cause."""
     return FailureRecord(
         step=None,
         where=str(behaviour.origin),
         title="the server is not available",
         expected=None,
         observed=tuple(problem.splitlines()[:1]),
-        cause=NOT_AVAILABLE,
+        cause=f"{NOT_AVAILABLE}: {cause}" if cause else NOT_AVAILABLE,
     )
 
 

@@ -11,6 +11,12 @@ Rules of this module:
   conditions under one lock, every wait bounded by the caller's limit;
 - a client takes whatever the server sends as it arrives, unless it is told to
   stop reading: then its receive buffer fills and the server's writes back up;
+- memory stays bounded whatever the server sends: an echo sends back what it is
+  sent, so a client that has received more than FLOOD_FACTOR times what it sent,
+  plus FLOOD_MARGIN, is being flooded with bytes it never asked for: it stops
+  there, resets the connection and fails with the error "flood" (what it kept
+  is shown); closing a connection, or salvaging a broken one, reads and
+  discards at most DRAIN_LIMIT bytes, then closes (a reset, if more wait);
 - sends are queued and leave as the server takes them, in pieces with pauses
   when a spec asks for fragments; shutdown and close wait for the queue to
   drain first; reset (SO_LINGER 0, then close) discards it and sends RST;
@@ -45,6 +51,13 @@ JOIN_LIMIT = 2.0
 DESCRIPTOR_MARGIN = 16
 CONNECTS_IN_FLIGHT = 8
 CONNECT_PACE = 0.01
+#: A client received more than FLOOD_FACTOR x what it sent + FLOOD_MARGIN: a flood. 4x leaves room
+#: for a server that re-encodes bytes (a text-mode one turns a byte into up to 3).
+FLOOD_FACTOR = 4
+FLOOD_MARGIN = 1 << 16
+FLOOD = "flood"
+#: The most a close (or a salvage) reads before it gives up on the rest.
+DRAIN_LIMIT = 1 << 25
 
 Notify = Callable[[str, str], None]
 
@@ -537,10 +550,13 @@ class ClientPool:
         self.notify(client.label, f"{doing} failed: {client.error} ({exc}) after {client.received} bytes")
 
     def _salvage(self, client: _Client) -> None:
-        """Take the bytes that arrived before the connection broke, so a report can show them."""
+        """Take the bytes that arrived before the connection broke, so a report can show them
+        (at most DRAIN_LIMIT, and never past the flood bound)."""
         assert client.sock is not None
+        taken = 0
         with contextlib.suppress(OSError):
-            while data := client.sock.recv(CHUNK):
+            while taken < DRAIN_LIMIT and not _flooded(client) and (data := client.sock.recv(_room(client))):
+                taken += len(data)
                 client.inbox += data
                 client.received += len(data)
                 client.received_at = self.clock.now()
@@ -558,7 +574,7 @@ class ClientPool:
         assert client.sock is not None
         for _ in range(READS_PER_EVENT):
             try:
-                data = client.sock.recv(CHUNK)
+                data = client.sock.recv(_room(client))
             except BlockingIOError:
                 return
             except OSError as exc:
@@ -571,6 +587,30 @@ class ClientPool:
             client.inbox += data
             client.received += len(data)
             client.received_at = self.clock.now()
+            if _flooded(client):
+                self._stop_flood(client)
+                return
+
+    def _stop_flood(self, client: _Client) -> None:
+        """The server sent far more than this client sent it: keep what came, reset, fail."""
+        assert client.sock is not None
+        client.error = FLOOD
+        client.detail = (
+            f"recv: the server sent {client.received} bytes to a client that had sent it {client.sent} "
+            "(an echo sends back what it gets): the client stopped reading there and reset the connection"
+        )
+        client.error_at = self.clock.now()
+        client.outbox.clear()
+        self.timed.pop(client, None)
+        self._forget(client)
+        with contextlib.suppress(OSError):
+            client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.sock.close()
+        client.state = "closed"
+        self.notify(
+            client.label,
+            f"flooded: {client.received} bytes for the {client.sent} it sent; reset by the checker",
+        )
 
     def _queue(self, label: str, pieces: list[tuple[float, memoryview]]) -> None:
         client = self.clients[label]
@@ -643,9 +683,10 @@ class ClientPool:
         """Close after taking what is already buffered, so unread bytes do not turn it into a reset."""
         if client.sock is None or client.state not in {"open", "connecting"}:
             return
+        drained = 0
         with contextlib.suppress(OSError):
-            while client.sock.recv(CHUNK):
-                pass
+            while drained < DRAIN_LIMIT and (data := client.sock.recv(CHUNK)):
+                drained += len(data)
         self._forget(client)
         client.sock.close()
         client.state = "closed"
@@ -668,3 +709,14 @@ class ClientPool:
             if client.state in {"open", "connecting"} and client.sock is not None:
                 client.outbox.clear()
                 self._close_now(client)
+
+
+def _flooded(client: _Client) -> bool:
+    """The client has received far more than it sent: more than an echo (or a re-encoding of it)."""
+    return client.received > FLOOD_FACTOR * client.sent + FLOOD_MARGIN
+
+
+def _room(client: _Client) -> int:
+    """How much the next read may take: up to one byte past the flood bound (so a flood is seen
+    with no more than that kept), and never more than CHUNK."""
+    return max(1, min(CHUNK, FLOOD_FACTOR * client.sent + FLOOD_MARGIN + 1 - client.received))

@@ -52,6 +52,17 @@ def accept_queue(
     return lines
 
 
+def refused(port: int, now: Sequence[Listener], exited: bool) -> list[str]:
+    """Connects were refused: what the listening socket shows. Nothing listening while the
+    server still runs: it closed its listening socket (an exit is said by the runner)."""
+    if now or exited:
+        return []
+    return [
+        f"nothing listens on port {port} any more (no listening socket in the kernel's tables), "
+        "yet the server still runs: it closed its listening socket"
+    ]
+
+
 def connection_cap(served: Sequence[str], ended: Sequence[str], order: Sequence[str]) -> list[str]:
     """Clients of one group that got their bytes (`served`) and clients the server closed or reset
     before sending them a byte (`ended`), `order` being the order they connected in."""

@@ -14,9 +14,10 @@ Rules of this module:
 - Linux lets one connection more than the backlog wait (the queue is full when
   its length exceeds the backlog); while it is full the kernel drops new SYNs,
   and a client's connect waits for its SYN to be sent again (1 s, then 3 s, ...);
-- the thin reader (`listening`) finds the sockets listening on one port,
+- the thin readers find the sockets listening on one port (`listening`),
   narrowed to the server's own when its processes are known (their sockets'
-  inodes, from /proc/PID/fd); it never raises: what cannot be read is left out.
+  inodes, from /proc/PID/fd), and every socket some processes listen on
+  (`held_by`); they never raise: what cannot be read is left out.
 """
 
 from __future__ import annotations
@@ -135,6 +136,15 @@ def _by_sock_diag() -> list[Listener] | None:
 
 def _by_proc() -> list[Listener]:
     return [_listener(row) for row in tcptable.rows() if row.state == TCP_LISTEN]
+
+
+def held_by(pids: Iterable[int]) -> list[Listener]:
+    """Every listening socket the processes `pids` hold, on any port."""
+    everything = _by_sock_diag()
+    if everything is None:
+        everything = _by_proc()
+    held = tcptable.socket_inodes(pids)
+    return [listener for listener in everything if listener.inode in held]
 
 
 def listening(port: int, pids: Iterable[int] = ()) -> list[Listener]:

@@ -7,6 +7,20 @@ Rules of this module:
   last resort);
 - a start that fails is remembered: later behaviours fail at once with the
   same reason instead of starting the server again and again;
+- after a behaviour that failed or did not finish, or once the server exited,
+  one fresh client probes it before the next behaviour (sockspec.servers.probe:
+  connect, one line, any byte back). When the policy restarts it, the old
+  process is probed briefly first (probe.QUICK): one that answers is simply
+  replaced; else the new process is probed (within probe.LIMIT, or the step
+  limit when longer) and, when it answers, replaced once more, so that the
+  process a behaviour runs on has never seen a probe. With restart = "never"
+  (or a server given by address) the same process is probed. A server that
+  does not answer that probe is dead for this run: the next behaviour and every
+  later one fail at once with one line that says what it does and which
+  behaviour showed it (the first of them with the server's last output), and
+  its process tree is stopped. A behaviour that failed for its own rule (one
+  client served at a time, an idle client closed) leaves a server that answers
+  one fresh client, so it costs the others nothing;
 - with restart = "never", a server that exited during the run makes every
   later behaviour fail with "the server exited (...)" and its last stderr
   lines, not with a cascade of connection errors;
@@ -26,7 +40,6 @@ Rules of this module:
 from __future__ import annotations
 
 import enum
-import re
 import socket
 import time
 from dataclasses import dataclass
@@ -35,16 +48,22 @@ from pathlib import Path
 from sockspec.judging.events import RESTARTED, Kind, What
 from sockspec.language.model import Family
 from sockspec.language.timing import format_duration
-from sockspec.servers import observe, settle
+from sockspec.servers import listeners, observe, probe, settle
 from sockspec.servers.config import DeclaredModel, Restart, ServerSpec, format_address
-from sockspec.servers.process import Ending, ServerProcess, StartError, describe_exit
+from sockspec.servers.process import Ending, ServerProcess, StartError, describe_exit, last_words
 
 PROBE_TIMEOUT = 2.0
 IPV6_LOOPBACK = "::1"
+EXIT_GRACE = 0.3  # after a probe that got no answer: time for an exit under way to show
 
 
 class ServerUnavailable(Exception):
-    """The server cannot be used for this behaviour (it did not start, or it exited): its fault."""
+    """The server cannot be used for this behaviour (it did not start, it exited, or it answers
+    nothing): its fault. `cause` says what happened in one line, for the summary."""
+
+    def __init__(self, message: str, cause: str = "") -> None:
+        super().__init__(message)
+        self.cause = cause or (message.splitlines()[0] if message else "")
 
 
 class Result(enum.Enum):
@@ -57,10 +76,26 @@ class Result(enum.Enum):
 
 @dataclass(frozen=True)
 class Previous:
-    """The behaviour that ran last on a server, and how it went."""
+    """The behaviour that ran last on a server, how it went, and where it is written."""
 
     behaviour: str
     result: Result
+    origin: str = ""
+
+    def said(self, exited: bool) -> str:
+        """What happened in it, for a message: "server.echo.small failed (spec/server.yaml:15)"."""
+        where = f" ({self.origin})" if self.origin else ""
+        if self.result is Result.PASSED:
+            return f"the server exited after {self.behaviour}{where}" if exited else self.behaviour
+        return f"{self.behaviour} {PREVIOUS_WORDS[self.result]}{where}"
+
+
+#: How the previous behaviour went, in words.
+PREVIOUS_WORDS: dict[Result, str] = {
+    Result.PASSED: "passed",
+    Result.FAILED: "failed",
+    Result.ERRORED: "did not finish",
+}
 
 
 class Cause(enum.Enum):
@@ -81,6 +116,13 @@ AFTER: dict[Result, Cause | None] = {
 }
 #: What `restart_cause` answers when a restart waits on whether the server settles.
 SETTLE = "settle"
+
+
+def in_doubt(previous: Previous, restarted: Restarted | None) -> bool:
+    """Whether the server is probed before the next behaviour: after one that failed or did not
+    finish, or once it exited."""
+    exited = restarted is not None and restarted.cause is Cause.EXITED
+    return previous.result is not Result.PASSED or exited
 
 
 def restart_cause(policy: Restart, previous: Previous | None, exited: bool) -> Cause | str | None:
@@ -132,7 +174,8 @@ class LiveServer:
         self.declared: DeclaredModel | None = spec.model
         self.invocation_dir = invocation_dir
         self.process: ServerProcess | None = None
-        self.problem: str | None = None
+        self.problem: str | None = None  # why it is not available: the first behaviour's message
+        self.cause: str | None = None  # the same in one line
         self.started_in: float | None = None
         self.ending: Ending | None = None
         self.retired: list[Ending] = []  # how each process ended that a restart replaced
@@ -177,25 +220,76 @@ class LiveServer:
 
     # -- start and health ------------------------------------------------------
 
-    def ensure(self, previous: Previous | None = None) -> Restarted | None:
+    def ensure(self, previous: Previous | None = None, patience: float = probe.LIMIT) -> Restarted | None:
         """Make sure the server is up for the next behaviour, restarted when its policy says so
-        (`previous` is the behaviour that ran on it last); raise ServerUnavailable when it is not."""
+        (`previous` is the behaviour that ran on it last), and answering a probe after a failure
+        (within `patience` seconds); raise ServerUnavailable when it is not."""
         if self.problem is not None:
-            first = re.split(r"; (?:its last stderr lines|it wrote nothing)", self.problem)[0]
+            cause = self.cause or self.problem.splitlines()[0]
             shown = " (its output is shown under the first failure)" if self.process is not None else ""
-            raise ServerUnavailable(f"{self.name} is not available in this run: {first}{shown}")
+            raise ServerUnavailable(f"not run: {self.name} {cause}{shown}", cause)
         if not self.spec.started_by_checker:
             if not self._reachable:
                 self._probe()
-            return self._cannot_restart(previous)
+            restarted = self._cannot_restart(previous)
+            if previous is not None and in_doubt(previous, restarted):
+                self._check_answers(previous, restarted, patience)
+            return restarted
         if self.process is None:
             self._start()
             return None
         restarted = self._restart_for(previous)
-        if restarted is not None:
+        doubt = previous is not None and in_doubt(previous, restarted)
+        if restarted is None:
+            if doubt and previous is not None:  # restart = "never": the same process goes on
+                self._check_answers(previous, None, patience)
+            return None
+        # The process a behaviour runs on has seen nothing but sockspec's start-up check: a
+        # process probed after a restart is replaced once more. Most servers answer the probe
+        # still on the old process (QUICK), and need neither.
+        answered = doubt and self.process.returncode() is None and self._answers(probe.QUICK, probe.QUICK)
+        self._restart()
+        self.restarts.append(restarted)
+        if doubt and not answered and previous is not None:
+            self._check_answers(previous, restarted, patience)
             self._restart()
-            self.restarts.append(restarted)
         return restarted
+
+    def _answers(self, limit: float, finished: float) -> bool:
+        host, port = self.address(Family.TCP4)
+        return probe.probe(host, port, limit, finished) is probe.Seen.ANSWERED
+
+    def _check_answers(self, previous: Previous, restarted: Restarted | None, patience: float) -> None:
+        """One fresh client's probe of the server as it is now (restarted or not): a server that
+        does not answer it is dead for this run (ServerUnavailable, now and later)."""
+        exited = restarted is not None and restarted.cause is Cause.EXITED
+        host, port = self.address(Family.TCP4)
+        seen = probe.probe(host, port, patience)
+        if seen is probe.Seen.ANSWERED:
+            return
+        then = "after a restart" if restarted is not None and restarted.done else "then"
+        gone = self.exited(EXIT_GRACE)
+        if gone is not None:
+            assert self.process is not None
+            words = last_words(self.process.stderr_tail())
+            cause = (
+                f"exits before it answers: {previous.said(exited)}, and {then} it {gone} "
+                f"before it answered a fresh client{words}"
+            )
+        else:
+            does, saw = probe.dead(seen, host, port, patience, self._waiting(port))
+            cause = f"{does}: {previous.said(exited)}, and {then} {saw}"
+        self.cause = cause
+        self.problem = f"not run: {self.name} {cause}"
+        if self.process is not None:
+            self.ending = self.process.stop()
+        raise ServerUnavailable("\n".join([self.problem, *self.output_lines()]), cause)
+
+    def _waiting(self, port: int) -> int:
+        """How many connections wait in the accept queue of the server's listener (0 if unknown)."""
+        snapshot = self.observe(0.0)
+        pids = [process.pid for process in snapshot.processes] if snapshot is not None else []
+        return max((listener.queued for listener in listeners.listening(port, pids)), default=0)
 
     def _restart_for(self, previous: Previous | None) -> Restarted | None:
         """Why the process is to be replaced before the next behaviour (None: it is not)."""
@@ -213,7 +307,8 @@ class LiveServer:
             return Restarted(cause, after, exit=ended, unsettled=unsettled)
         if code is not None:  # restart = "never": a server that exited stays gone
             self.problem = f"the server exited ({describe_exit(code)}); {self.process.output_note()}"
-            raise ServerUnavailable(f"{self.name} is not available: {self.problem}")
+            self.cause = f"exited ({describe_exit(code)}){last_words(self.process.stderr_tail())}"
+            raise ServerUnavailable(f"{self.name} is not available: {self.problem}", self.cause)
         return None
 
     def _cannot_restart(self, previous: Previous | None) -> Restarted | None:
@@ -233,8 +328,9 @@ class LiveServer:
             self.started_in = self.process.wait_listening()
         except StartError as exc:
             self.problem = str(exc)
+            self.cause = exc.cause
             self.ending = self.process.stop()
-            raise ServerUnavailable(self.problem) from None
+            raise ServerUnavailable(self.problem, self.cause) from None
         if "proc" in self.capabilities:
             self._own_sockets = frozenset(settle.held_by(self.process.observe(0.0, waits=False)))
 
@@ -272,11 +368,13 @@ class LiveServer:
             with socket.create_connection((host, port), timeout=PROBE_TIMEOUT):
                 self._reachable = True
         except OSError as exc:
+            where = format_address(host, port)
+            self.cause = f"accepts no connections at {where} ({exc.strerror or exc})"
             self.problem = (
-                f"nothing accepts connections at {format_address(host, port)} ({exc.strerror or exc}); "
+                f"nothing accepts connections at {where} ({exc.strerror or exc}); "
                 f"start the server first, or check the address in {self.spec.origin}"
             )
-            raise ServerUnavailable(self.problem) from None
+            raise ServerUnavailable(self.problem, self.cause) from None
 
     def listens_on_ipv6(self) -> bool:
         """True when the server also accepts connections on ::1 (probed once)."""

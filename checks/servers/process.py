@@ -31,7 +31,10 @@ Rules of this module:
   small process per checker process while any server runs, told every token
   and every pid, see its rules) kills the rest;
 - errors say whose fault they are: `StartError` (the server did not come up)
-  carries the server's last stderr lines.
+  carries the server's last stderr lines, and its `cause` in one line (with the
+  last of them); a server that did not listen on its port within the start-up
+  timeout is looked for in the kernel's TCP tables, and the ports its tree
+  listens on instead are named.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sockspec.language.timing import format_duration
-from sockspec.servers import observe
+from sockspec.servers import listeners, observe
 from sockspec.servers.config import ServerSpec, format_address
 from sockspec.servers.observe import Stat
 
@@ -66,6 +69,7 @@ CONNECT_ATTEMPT = 0.5
 KILL_WAIT = 3.0
 TAIL_LINES = 15
 TAIL_BYTES = 16384
+LAST_WORDS = 200  # characters of a server's last stderr line in a message of one line
 PIPE_SIZE = 1 << 20  # the default /proc/sys/fs/pipe-max-size; asked for, not required
 CHUNK = 65536
 DRAIN_JOIN = 2.0
@@ -76,10 +80,16 @@ PR_SET_CHILD_SUBREAPER = 36
 TREE_MARK = "SOCKSPEC_SERVER_TREE"
 WATCHDOG = Path(__file__).with_name("watchdog.py")
 GONE = frozenset({"Z", "X"})
+WILDCARDS = frozenset({"0.0.0.0", "::"})  # a listener on these takes connections to any local address
 
 
 class StartError(Exception):
-    """The server did not come up (it could not be started, exited, or never listened)."""
+    """The server did not come up (it could not be started, exited, or never listened).
+    `cause` says what happened in one line."""
+
+    def __init__(self, message: str, cause: str) -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 def describe_exit(code: int) -> str:
@@ -105,6 +115,15 @@ def last_lines(data: bytes, lines: int = TAIL_LINES) -> list[str]:
     """The last `lines` lines of the last TAIL_BYTES of `data`, as text."""
     text = data[-TAIL_BYTES:].decode("utf-8", errors="replace")
     return [line.rstrip() for line in text.splitlines()][-lines:]
+
+
+def last_words(lines: list[str]) -> str:
+    """The text ": LINE" for the last line of `lines` with text in it (cut to LAST_WORDS characters),
+    "" when there is none: what a message of one line adds of a server's stderr."""
+    said = next((line.strip() for line in reversed(lines) if line.strip()), "")
+    if len(said) > LAST_WORDS:
+        said = said[: LAST_WORDS - 3] + "..."
+    return f": {said}" if said else ""
 
 
 def tail(path: Path, lines: int = TAIL_LINES) -> list[str]:
@@ -521,13 +540,15 @@ class ServerProcess:
             missing = exc.filename if exc.filename is not None else self.argv[0]
             raise StartError(
                 f"cannot start {self.spec.name}: {missing!r} was not found "
-                f"(command {self.command_line()}, in {self.cwd}); check the command in {self.spec.origin}"
+                f"(command {self.command_line()}, in {self.cwd}); check the command in {self.spec.origin}",
+                f"cannot be started: {missing!r} was not found",
             ) from None
         except OSError as exc:
             self._abandon()
             raise StartError(
                 f"cannot start {self.spec.name}: {exc.strerror or exc} (command {self.command_line()}, "
-                f"in {self.cwd}); check the command in {self.spec.origin}"
+                f"in {self.cwd}); check the command in {self.spec.origin}",
+                f"cannot be started: {exc.strerror or exc}",
             ) from None
         self.output.started()
         first = observe.read_stat(self.popen.pid)
@@ -549,9 +570,10 @@ class ServerProcess:
         while True:
             code = self.popen.poll()
             if code is not None:
+                exited = f"exited ({describe_exit(code)}) before it listened on {self.address}"
                 raise StartError(
-                    f"{self.spec.name} exited ({describe_exit(code)}) before it listened on {self.address}; "
-                    f"command: {self.command_line()}; {self.output_note()}"
+                    f"{self.spec.name} {exited}; command: {self.command_line()}; {self.output_note()}",
+                    exited + last_words(self.stderr_tail()),
                 )
             remaining = deadline - time.monotonic()
             try:
@@ -564,15 +586,33 @@ class ServerProcess:
                 pass
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                silent = (
+                    f"did not listen on {self.address} within "
+                    f"{format_duration(self.spec.startup_timeout)} (startup_timeout)"
+                )
+                elsewhere = self._listening_elsewhere()
+                instead = f"; it listens on {elsewhere} instead" if elsewhere else ""
                 raise StartError(
-                    f"{self.spec.name} did not listen on {self.address} within "
-                    f"{format_duration(self.spec.startup_timeout)} (startup_timeout); it is still running: "
+                    f"{self.spec.name} {silent}; it is still running{instead}: "
                     "does it take its port from the {port} in its command? "
                     f"command: {self.command_line()}; "
-                    f"{self.output_note()}"
+                    f"{self.output_note()}",
+                    silent + instead,
                 )
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout=min(POLL_INTERVAL, remaining))
+
+    def _listening_elsewhere(self) -> str:
+        """Where the server's tree listens other than where it was told to ("" if nowhere else)."""
+        ours = {self.host, *WILDCARDS}
+        found = sorted(
+            {
+                (listener.port, format_address(listener.host, listener.port))
+                for listener in listeners.held_by(stat.pid for stat in self._learn())
+                if not (listener.port == self.port and listener.host in ours)
+            }
+        )
+        return ", ".join(address for _port, address in found)
 
     # -- the tree ------------------------------------------------------------
 
@@ -721,6 +761,12 @@ def running() -> list[ServerProcess]:
 def watchdog_pid() -> int | None:
     """The pid of this checker process's watchdog while any server runs, else None."""
     return _GUARD.watchdog_pid()
+
+
+def stop_running() -> None:
+    """Stop every server this process started and has not stopped yet (their output is kept)."""
+    for server in running():
+        server.stop()
 
 
 @atexit.register

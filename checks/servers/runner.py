@@ -17,7 +17,8 @@ Rules of this module:
   joined before `run` returns; when the server process exited during the
   behaviour, the failure says so, and names it as its cause;
 - connection-level symptoms get a diagnosis (sockspec.servers.diagnose): connects
-  left unanswered read the listener's accept queue, a group whose clients were
+  left unanswered read the listener's accept queue, refused ones whether anything
+  still listens on the port, a group whose clients were
   partly ended unserved is checked for a connection cap, and a read that ran out
   of time while bytes kept coming reports the rate, never "missing" bytes;
 - whether the rule was reached (a `setup` step failed) is the verdict's to say,
@@ -52,7 +53,7 @@ from sockspec.servers import infer as inferring
 from sockspec.servers import listeners as listening
 from sockspec.servers import observe as observing
 from sockspec.servers import stacks as stacking
-from sockspec.servers.clients import ClientError, ClientPool, View, ensure_descriptors
+from sockspec.servers.clients import FLOOD, ClientError, ClientPool, View, ensure_descriptors
 from sockspec.servers.config import DeclaredModel
 from sockspec.servers.observe import Snapshot
 
@@ -68,6 +69,7 @@ SALVAGE_WINDOW = 0.5
 EXIT_GRACE = 0.3  # after a failure: time for a crashing server to finish exiting, so the report says so
 QUEUE_SAMPLE = 0.2  # between two looks at the accept queue, to see whether the server accepts
 CAPTURE_BUDGET = stacking.DEFAULT_BUDGET  # looking inside a stuck server, at most this long (seconds)
+REFUSED = "refused"  # the error kind of a connect nothing listened for
 FAMILIES: dict[Family, socket.AddressFamily] = {Family.TCP4: socket.AF_INET, Family.TCP6: socket.AF_INET6}
 
 
@@ -349,6 +351,7 @@ class ServerRun(StepRun):
         )
         self.record("client", what, index)
         unanswered = sum(1 for view in views.values() if view.state == "connecting")
+        refused = any(view.error == REFUSED for view in views.values())
         self.wait_ran_out = unanswered > 0
         self._judge_group(
             index,
@@ -357,7 +360,13 @@ class ServerRun(StepRun):
             observations,
             step.expect or Expectation(ok=True),
             limit,
-            diagnosis=(lambda: self._accept_queue(len(labels))) if unanswered else None,
+            diagnosis=(
+                (lambda: self._accept_queue(len(labels)))
+                if unanswered
+                else self._refused
+                if refused
+                else None
+            ),
         )
 
     def _accept_queue(self, connecting: int) -> list[str]:
@@ -370,6 +379,13 @@ class ServerRun(StepRun):
         time.sleep(self.capped(QUEUE_SAMPLE))
         later = listening.listening(port, pids)
         return diagnose.accept_queue(port, now, later, QUEUE_SAMPLE, connecting)
+
+    def _refused(self) -> list[str]:
+        """Connects were refused: whether anything still listens on the server's port."""
+        port = self.target.address(self.family)[1]
+        snap = self.target.observe(self.clock.now())
+        pids = [process.pid for process in snap.processes] if snap is not None else []
+        return diagnose.refused(port, listening.listening(port, pids), self.target.exited() is not None)
 
     def _send(self, index: int, step: Client, labels: list[str], pool: ClientPool) -> None:
         assert step.payload is not None
@@ -508,6 +524,8 @@ class ServerRun(StepRun):
                     found = judging.judge(wanted, read, self.acted, self.timing)
                     found += extra if found else []
             pool.close_client(label)
+            if found and connected.error == REFUSED:
+                found += self._refused()
             if found:
                 self.record("client", What(Kind.RETURN, "cycle", client=label, outcome="failed"), index)
                 raise self.fail(
@@ -726,7 +744,7 @@ def _read_observation(
 ) -> tuple[Observation, list[str]]:
     """What a read got, and notes on how it ended when short (EOF, an error, nothing more)."""
     if len(data) >= size:
-        return Observation(started, ended, data), []
+        return Observation(started, ended, data), [view.detail] if view.error == FLOOD else []
     if view.error is not None and not data:
         return Observation(started, ended, None, view.error, view.detail), []
     if view.error is not None:
