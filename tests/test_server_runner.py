@@ -160,6 +160,35 @@ def test_server_exiting_during_a_behaviour_fails_it(tmp_path: Path) -> None:
         )
 
 
+def test_a_server_that_exits_does_not_return_to_its_base(tmp_path: Path) -> None:
+    """A server that is gone holds no thread and no descriptor: were it judged by its counts alone,
+    a server that crashes once its clients close would pass the no-leak rule."""
+    (tmp_path / "quits.py").write_text(QUITS, encoding="utf-8")
+    for live in server([sys.executable, str(tmp_path / "quits.py"), "{port}"], tmp_path):
+        verdict = run_server_behaviour(
+            behaviour(
+                """\
+                - {observe: base}
+                - {client: a, action: connect}
+                - {client: a, action: send, data: quit}
+                - {client: a, action: read, expect: {data: quit}}
+                - {client: a, action: read, size: 1, expect: {eof: true}}
+                - {client: b, action: connect, after: 300ms, expect: {error: refused}}
+                - {observe: after, limit: 1s, expect: {back_to: base}}
+                """
+            ),
+            live,
+            Family.TCP4,
+            TIMING,
+        )
+        assert verdict.failure is not None
+        assert verdict.failure.title == "step 7 (observe after)"
+        assert verdict.failure.mismatches[0] == (
+            "expected the server to return to its counts at 'base', but it exited (exit code 0), "
+            "so what it holds after its clients close cannot be seen"
+        )
+
+
 def test_cycle_reports_the_connection_that_failed(one_at_a_time: LiveServer) -> None:
     verdict = run_server_behaviour(
         behaviour(

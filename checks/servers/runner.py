@@ -597,12 +597,20 @@ class ServerRun(StepRun):
             if not grown or self.clock.now() >= deadline:
                 break
             time.sleep(SETTLE_INTERVAL)
+        exited = self.target.exited()
+        if exited is None and snap.counts()[0] == 0:  # no live process left: it is on its way out
+            exited = self.target.exited(EXIT_GRACE) or "ended (no process of its tree is left)"
+        if exited is not None:  # a server that is gone holds nothing: that is no return to base
+            return snap, [
+                f"expected the server to return to its counts at {name!r}, but it {exited}, "
+                "so what it holds after its clients close cannot be seen"
+            ]
         if not grown:
             return snap, []
         return snap, [
             f"expected the server to return to its counts at {name!r} within {format_duration(limit)}, "
             f"observed {'; '.join(grown)}",
-            f"threads wait: {observing.describe_waits(snap.waits())}",
+            *([f"threads wait: {waits}"] if (waits := observing.describe_waits(snap.waits())) else []),
         ]
 
     def _window(self, index: int, step: Observe, over: float) -> tuple[Snapshot, list[str]]:
