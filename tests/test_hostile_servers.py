@@ -43,7 +43,8 @@ from tests.bundled import by_id, of_models
 from tests.server_runs import MARK, Case, Run, Runs, marked_processes, new_mark, pyproject
 
 FAULTY = Path(__file__).resolve().parent / "faulty_servers"
-SERVER_BEHAVIOURS = [behaviour.id for behaviour in of_models(Model.SERVER)]
+# The server corpus a run selects: the scale behaviours are opt-in (-m scale), so not among them.
+SERVER_BEHAVIOURS = [behaviour.id for behaviour in of_models(Model.SERVER) if behaviour.scale is None]
 DECLARED = "server.model.declared"  # not applicable: these servers declare no model
 #: The target for an accept-and-never-answer server over the whole server corpus is 20 s; the
 #: bound asserted is generous, for a loaded machine (the measured time is in the message).
