@@ -5,7 +5,8 @@ Rules of this module:
 - every value knows where it came from (`Origin`: file and line), so any later
   message can name the place in the spec;
 - durations are float seconds, byte strings are `bytes`; parsing text into these
-  values is the loader's job, not this module's;
+  values is the loader's job, not this module's; byte fields stay out of `repr`
+  (a payload may be MiB, and pytest prints a traceback's values on Ctrl-C);
 - a step marked `setup` (the id of the behaviour that tests it directly) only
   prepares what the rule judges: its failure means the rule was not reached.
 """
@@ -124,7 +125,7 @@ class Expectation:
     from none to all (what a cancelled send had sent by then, for instance).
     """
 
-    data: bytes | None = None
+    data: bytes | None = field(default=None, repr=False)
     length: Range | None = None
     eof: bool | None = None
     ok: bool | None = None
@@ -138,7 +139,7 @@ class Expectation:
     ready_includes: frozenset[str] = frozenset()
     ready_excludes: frozenset[str] = frozenset()
     unread: int | None = None
-    prefix_of: bytes | None = None
+    prefix_of: bytes | None = field(default=None, repr=False)
     any_of: tuple[Expectation, ...] = ()
 
     @property
@@ -160,7 +161,7 @@ class Call:
     origin: Origin
     op: str
     size: int | None = None
-    payload: bytes | None = None
+    payload: bytes | None = field(default=None, repr=False)
     flags: frozenset[str] = frozenset()
     how: str | None = None
     timeout: float | None = None
@@ -191,7 +192,7 @@ class Peer:
 
     origin: Origin
     action: str
-    payload: bytes | None = None
+    payload: bytes | None = field(default=None, repr=False)
     size: int | None = None
     how: str | None = None
     conn: int = 1
@@ -234,7 +235,7 @@ class Check:
 
     origin: Origin
     unread: int | None = None
-    unread_data: bytes | None = None
+    unread_data: bytes | None = field(default=None, repr=False)
     peer_unread: int | None = None
     pending: frozenset[str] = frozenset()
     done: frozenset[str] = frozenset()
@@ -272,7 +273,7 @@ class Client:
     client: str
     action: str
     count: int = 1
-    payload: bytes | None = None
+    payload: bytes | None = field(default=None, repr=False)
     per_client: bool = False
     fragment: int | None = None
     pause: float = 0.0
