@@ -68,6 +68,7 @@ DEFAULT_SETTLE_LIMIT = 1.0
 SALVAGE_WINDOW = 0.5
 EXIT_GRACE = 0.3  # after a failure: time for a crashing server to finish exiting, so the report says so
 QUEUE_SAMPLE = 0.2  # between two looks at the accept queue, to see whether the server accepts
+QUEUE_LOOKS = 5  # looks for a full accept queue, in the first half of QUEUE_SAMPLE
 CAPTURE_BUDGET = stacking.DEFAULT_BUDGET  # looking inside a stuck server, at most this long (seconds)
 REFUSED = "refused"  # the error kind of a connect nothing listened for
 FAMILIES: dict[Family, socket.AddressFamily] = {Family.TCP4: socket.AF_INET, Family.TCP6: socket.AF_INET6}
@@ -375,10 +376,17 @@ class ServerRun(StepRun):
         port = self.target.address(self.family)[1]
         snap = self.target.observe(self.clock.now())
         pids = [process.pid for process in snap.processes] if snap is not None else []
-        now = listening.listening(port, pids)
-        time.sleep(self.capped(QUEUE_SAMPLE))
+        # A queue that fills only while retransmitted SYNs arrive may be empty at any one look:
+        # look a few times in the first half of the window and keep the fullest look.
+        started = self.clock.now()
+        looks = [listening.listening(port, pids)]
+        for _ in range(QUEUE_LOOKS - 1):
+            time.sleep(self.capped(QUEUE_SAMPLE / 2 / QUEUE_LOOKS))
+            looks.append(listening.listening(port, pids))
+        now = max(looks, key=lambda found: max((listener.queued for listener in found), default=-1))
+        time.sleep(self.capped(max(0.0, started + QUEUE_SAMPLE - self.clock.now())))
         later = listening.listening(port, pids)
-        return diagnose.accept_queue(port, now, later, QUEUE_SAMPLE, connecting)
+        return diagnose.accept_queue(port, now, later, self.clock.now() - started, connecting)
 
     def _refused(self) -> list[str]:
         """Connects were refused: whether anything still listens on the server's port."""
