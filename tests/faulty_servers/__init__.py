@@ -159,7 +159,8 @@ FAULTY_SERVERS: tuple[FaultyServer, ...] = (
         "gives_up_early",
         _script("gives_up_early"),
         breaks={"server.input.late-first-bytes": ("expected data b'late but welcome\\n', observed EOF",)},
-        model="thread-per-client",
+        # No model pinned: the observed behaviours' idle clients outlast its 300 ms, so whether any
+        # is still connected when its threads are counted depends on the machine's load.
     ),
     FaultyServer(
         "closes_idle",
