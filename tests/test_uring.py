@@ -24,7 +24,7 @@ import struct
 import tempfile
 import termios
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -260,13 +260,31 @@ def test_sockaddr_matches_the_c_layout(
 def test_kernel_completes_while_the_submitting_thread_is_parked(
     pair: tuple[socket.socket, socket.socket],
 ) -> None:
+    def filled(buffer: ctypes.Array[ctypes.c_char]) -> None:
+        until(
+            lambda: buffer.raw[:5] == b"hello",
+            within=WAIT,
+            what="the paused ring to fill the recv buffer",
+            interval=0.001,
+        )
+
+    assert _parked_recv(pair, 0, filled) == (0, b"hello", [Cqe(1, 5, 0)])
+
+
+def _parked_recv(
+    pair: tuple[socket.socket, socket.socket],
+    flags: int,
+    settle: Callable[[ctypes.Array[ctypes.c_char]], object],
+) -> tuple[int, bytes, list[Cqe]]:
+    """A RECV submitted by a thread that then parks while the peer sends: FIONREAD and the buffer
+    once `settle(buffer)` returns, and the CQEs reaped after the thread resumes."""
     ours, theirs = pair
     buffer = ctypes.create_string_buffer(64)
     parked, resumed = threading.Event(), threading.Event()
     reaped: list[Cqe] = []
 
     def ring_thread() -> None:
-        ring = Ring(8)
+        ring = Ring(8, flags)  # made here: a SINGLE_ISSUER ring belongs to the thread that makes it
         try:
             ring.prepare(Op.RECV, ours.fileno(), addr=ctypes.addressof(buffer), length=64, user_data=1)
             ring.submit()
@@ -281,44 +299,7 @@ def test_kernel_completes_while_the_submitting_thread_is_parked(
     try:
         assert parked.wait(WAIT)
         theirs.sendall(b"hello")
-        until(
-            lambda: buffer.raw[:5] == b"hello",
-            within=WAIT,
-            what="the paused ring to fill the recv buffer",
-            interval=0.001,
-        )
-        assert _unread(ours) == 0
-    finally:
-        resumed.set()
-        thread.join(WAIT)
-    assert reaped == [Cqe(1, 5, 0)]
-
-
-def _parked_recv(pair: tuple[socket.socket, socket.socket], flags: int) -> tuple[int, bytes, list[Cqe]]:
-    """A RECV submitted by a thread that then parks while the peer sends: FIONREAD and the buffer
-    once the bytes had time to move (200 ms), and the CQEs reaped after the thread resumes."""
-    ours, theirs = pair
-    buffer = ctypes.create_string_buffer(64)
-    parked, resumed = threading.Event(), threading.Event()
-    reaped: list[Cqe] = []
-
-    def ring_thread() -> None:
-        ring = Ring(8, flags)  # made here: a SINGLE_ISSUER ring belongs to the thread that makes it
-        try:
-            ring.prepare(Op.RECV, ours.fileno(), addr=ctypes.addressof(buffer), length=64, user_data=1)
-            ring.submit()
-            parked.set()
-            resumed.wait(WAIT)
-            reaped.extend(_reap(ring, 1))
-        finally:
-            ring.close()
-
-    thread = threading.Thread(target=ring_thread)
-    thread.start()
-    try:
-        assert parked.wait(WAIT)
-        theirs.sendall(b"hello")
-        threading.Event().wait(0.2)
+        settle(buffer)
         seen = (_unread(ours), buffer.raw[:5])
     finally:
         resumed.set()
@@ -330,7 +311,12 @@ def _parked_recv(pair: tuple[socket.socket, socket.socket], flags: int) -> tuple
 def test_a_deferring_ring_completes_nothing_while_its_thread_is_parked(
     pair: tuple[socket.socket, socket.socket],
 ) -> None:
-    assert _parked_recv(pair, DEFERRING) == (5, bytes(5), [Cqe(1, 5, 0)])
+    # the bytes had time to move (200 ms), but nothing runs the deferred work
+    assert _parked_recv(pair, DEFERRING, lambda _buffer: threading.Event().wait(0.2)) == (
+        5,
+        bytes(5),
+        [Cqe(1, 5, 0)],
+    )
 
 
 def test_capabilities_follow_the_ring_and_send_flags() -> None:
