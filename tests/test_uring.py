@@ -82,6 +82,13 @@ def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
         yield ours, theirs
 
 
+def _submit_recv(ring: Ring, sock: socket.socket, buffer: ctypes.Array[ctypes.c_char]) -> None:
+    """Submit a RECV of `sock` into `buffer` (user_data 1): the caller keeps a reference to
+    `buffer` until the RECV completes, as the kernel writes there."""
+    ring.prepare(Op.RECV, sock.fileno(), addr=ctypes.addressof(buffer), length=len(buffer), user_data=1)
+    ring.submit()
+
+
 def _reap(ring: Ring, count: int) -> list[Cqe]:
     found: list[Cqe] = []
     while len(found) < count:
@@ -124,8 +131,7 @@ def test_recv_completes_with_the_bytes_and_drains_the_buffer(
 ) -> None:
     ours, theirs = pair
     buffer = ctypes.create_string_buffer(64)
-    ring.prepare(Op.RECV, ours.fileno(), addr=ctypes.addressof(buffer), length=64, user_data=1)
-    ring.submit()
+    _submit_recv(ring, ours, buffer)
     theirs.sendall(b"hello")
     (cqe,) = _reap(ring, 1)
     assert (cqe.user_data, cqe.res, buffer.raw[:5]) == (1, 5, b"hello")
@@ -138,8 +144,7 @@ def test_cancelled_recv_ends_with_ecanceled_and_consumes_nothing(
 ) -> None:
     ours, theirs = pair
     buffer = ctypes.create_string_buffer(64)
-    ring.prepare(Op.RECV, ours.fileno(), addr=ctypes.addressof(buffer), length=64, user_data=1)
-    ring.submit()
+    _submit_recv(ring, ours, buffer)
     ring.prepare(Op.ASYNC_CANCEL, addr=1, user_data=2)
     results = {cqe.user_data: cqe.res for cqe in _reap(ring, 2)}
     assert results == {1: -errno.ECANCELED, 2: 0}
@@ -154,8 +159,7 @@ def test_recv_reports_a_reset_as_negative_errno(
 ) -> None:
     ours, theirs = pair
     buffer = ctypes.create_string_buffer(64)
-    ring.prepare(Op.RECV, ours.fileno(), addr=ctypes.addressof(buffer), length=64, user_data=1)
-    ring.submit()
+    _submit_recv(ring, ours, buffer)
     theirs.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     theirs.close()
     assert _reap(ring, 1) == [Cqe(1, -errno.ECONNRESET, 0)]
@@ -286,8 +290,7 @@ def _parked_recv(
     def ring_thread() -> None:
         ring = Ring(8, flags)  # made here: a SINGLE_ISSUER ring belongs to the thread that makes it
         try:
-            ring.prepare(Op.RECV, ours.fileno(), addr=ctypes.addressof(buffer), length=64, user_data=1)
-            ring.submit()
+            _submit_recv(ring, ours, buffer)
             parked.set()
             resumed.wait(WAIT)  # the application does nothing until told
             reaped.extend(_reap(ring, 1))
