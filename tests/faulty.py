@@ -39,6 +39,14 @@ def _is_nonblocking(sock: socket.socket) -> bool:
     return sock.gettimeout() == 0.0
 
 
+def _recv_as_eof(error: type[OSError], sock: socket.socket, size: int, flags: int) -> bytes:
+    """`sock.recv`, but with `error` reported as an orderly EOF (b'')."""
+    try:
+        return sock.recv(size, flags)
+    except error:
+        return b""
+
+
 class FaultyDriver(SocketsDriver):
     """Base of the faulty drivers: the reference driver plus what each defect must fail."""
 
@@ -319,10 +327,7 @@ class ResetAsEofRecv(FaultyDriver):
     }
 
     def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
-        try:
-            return sock.recv(size, flags)
-        except ConnectionResetError:
-            return b""
+        return _recv_as_eof(ConnectionResetError, sock, size, flags)
 
 
 class SwallowedPipeSend(FaultyDriver):
@@ -582,10 +587,7 @@ class RefusedAsEofRecv(FaultyDriver):
     }
 
     def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
-        try:
-            return sock.recv(size, flags)
-        except ConnectionRefusedError:
-            return b""
+        return _recv_as_eof(ConnectionRefusedError, sock, size, flags)
 
 
 class InProgressUnixConnect(FaultyDriver):

@@ -30,7 +30,14 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import ClassVar
 
-from sockspec.reference_impls.selectors_ref import EPOLL, SELECT_READ, SELECT_WRITE, EpollDriver, SelectDriver
+from sockspec.reference_impls.selectors_ref import (
+    EPOLL,
+    SELECT_READ,
+    SELECT_WRITE,
+    EpollDriver,
+    EventBits,
+    SelectDriver,
+)
 
 #: select(2)'s fd_set holds descriptors below this.
 FD_SETSIZE = 1024
@@ -53,6 +60,11 @@ def _queued(sock: socket.socket) -> int | None:
     except OSError:
         return None
     return count[0]
+
+
+def _epoll_registering(trigger: str, bit: int) -> EventBits:
+    """epoll's bits, but registering `trigger` with `bit` (what a faulty registration hands the kernel)."""
+    return dataclasses.replace(EPOLL, triggers={**EPOLL.triggers, trigger: bit})
 
 
 class FaultyReadiness(EpollDriver):
@@ -382,7 +394,7 @@ class EdgeRepeats(FaultyReadiness):
     """Accepts an edge-triggered registration but registers it level-triggered, so reports repeat."""
 
     name = "faulty-edge-repeats"
-    bits = dataclasses.replace(EPOLL, triggers={**EPOLL.triggers, "edge": 0})
+    bits = _epoll_registering("edge", 0)
     breaks = {
         "readiness.edge.once-per-arrival": "expected no events, observed events {read}",
     }
@@ -392,7 +404,7 @@ class ReportsOnce(FaultyReadiness):
     """Registers every socket edge-triggered, so a level-triggered report is not repeated until drained."""
 
     name = "faulty-reports-once"
-    bits = dataclasses.replace(EPOLL, triggers={**EPOLL.triggers, "level": select.EPOLLET})
+    bits = _epoll_registering("level", select.EPOLLET)
     breaks = {
         "readiness.level.repeats": "expected events {read}, observed no events",
         "readiness.read.eof": "expected events {read}, observed no events",
@@ -405,7 +417,7 @@ class OneshotRepeats(FaultyReadiness):
     """Accepts a one-shot registration but registers it level-triggered, so it keeps reporting."""
 
     name = "faulty-oneshot-repeats"
-    bits = dataclasses.replace(EPOLL, triggers={**EPOLL.triggers, "oneshot": 0})
+    bits = _epoll_registering("oneshot", 0)
     breaks = {
         "readiness.oneshot.silent-until-rearmed": "expected no events, observed events {read}",
     }

@@ -37,6 +37,11 @@ STALL = 0.050
 AT_ONCE = "expected it to return at once (within the"
 
 
+def _at_once(*behaviours: str) -> Mapping[str, str]:
+    """`covers` for behaviours whose failure, under the stall, is a call that did not return at once."""
+    return dict.fromkeys(behaviours, AT_ONCE)
+
+
 def _stall() -> None:
     time.sleep(STALL)
 
@@ -66,24 +71,21 @@ class NonblockingRecvStall(Stall, EpollDriver):
     name = "stall-nonblocking-recv"
     stalls = "recv"
     reference = "epoll"
-    covers = dict.fromkeys(
-        (
-            "nonblocking.recv.empty-would-block",
-            "nonblocking.recv.partial-copy",
-            "nonblocking.recv.data-after-would-block",
-            "nonblocking.recv.leaves-rest",
-            "nonblocking.recv.eof-not-would-block",
-            "nonblocking.recv.dontwait-one-call",
-            "nonblocking.recv.zero-size",
-            "nonblocking.recv.reset-after-data",
-            "nonblocking.recv.other-work-meanwhile",
-            "nonblocking.mode.setblocking-switches",
-            "nonblocking.mode.settimeout-zero",
-            "nonblocking.connect.refused-read",
-            "readiness.hint.steal",
-            "readiness.connect.refused-reported-once",
-        ),
-        AT_ONCE,
+    covers = _at_once(
+        "nonblocking.recv.empty-would-block",
+        "nonblocking.recv.partial-copy",
+        "nonblocking.recv.data-after-would-block",
+        "nonblocking.recv.leaves-rest",
+        "nonblocking.recv.eof-not-would-block",
+        "nonblocking.recv.dontwait-one-call",
+        "nonblocking.recv.zero-size",
+        "nonblocking.recv.reset-after-data",
+        "nonblocking.recv.other-work-meanwhile",
+        "nonblocking.mode.setblocking-switches",
+        "nonblocking.mode.settimeout-zero",
+        "nonblocking.connect.refused-read",
+        "readiness.hint.steal",
+        "readiness.connect.refused-reported-once",
     )
 
     def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
@@ -98,14 +100,11 @@ class NonblockingSendStall(Stall, EpollDriver):
     name = "stall-nonblocking-send"
     stalls = "send"
     reference = "epoll"
-    covers = dict.fromkeys(
-        (
-            "nonblocking.send.partial-then-would-block",
-            "nonblocking.send.fits-whole",
-            "nonblocking.send.after-peer-close",
-            "nonblocking.recv.other-work-meanwhile",
-        ),
-        AT_ONCE,
+    covers = _at_once(
+        "nonblocking.send.partial-then-would-block",
+        "nonblocking.send.fits-whole",
+        "nonblocking.send.after-peer-close",
+        "nonblocking.recv.other-work-meanwhile",
     )
 
     def send(self, sock: socket.socket, data: bytes, flags: int) -> int:
@@ -120,7 +119,7 @@ class NonblockingAcceptStall(Stall, EpollDriver):
     name = "stall-nonblocking-accept"
     stalls = "accept"
     reference = "epoll"
-    covers = dict.fromkeys(("nonblocking.accept.none-pending", "nonblocking.accept.pending"), AT_ONCE)
+    covers = _at_once("nonblocking.accept.none-pending", "nonblocking.accept.pending")
 
     def accept(self, listener: socket.socket) -> socket.socket:
         if _nonblocking(listener):
@@ -134,13 +133,10 @@ class NonblockingConnectStall(Stall, EpollDriver):
     name = "stall-nonblocking-connect"
     stalls = "connect"
     reference = "epoll"
-    covers = dict.fromkeys(
-        (
-            "nonblocking.connect.in-progress",
-            "nonblocking.connect.refused-read",
-            "nonblocking.connect.unix-backlog-would-block",
-        ),
-        AT_ONCE,
+    covers = _at_once(
+        "nonblocking.connect.in-progress",
+        "nonblocking.connect.refused-read",
+        "nonblocking.connect.unix-backlog-would-block",
     )
 
     def connect(self, sock: socket.socket, address: tuple[Any, ...] | str) -> None:
@@ -155,22 +151,19 @@ class ZeroTimeoutWaitStall(Stall, EpollDriver):
     name = "stall-zero-timeout-wait"
     stalls = "wait"
     reference = "epoll"
-    covers = dict.fromkeys(
-        (
-            "readiness.read.data-arrives",
-            "readiness.read.eof",
-            "readiness.read.interest-only",
-            "readiness.accept.pending-connection",
-            "readiness.write.full-not-writable",
-            "readiness.wait.timeout-zero",
-            "readiness.wait.per-socket",
-            "readiness.level.repeats",
-            "readiness.oneshot.silent-until-rearmed",
-            "readiness.modify.changes-interest",
-            "readiness.reset.error-hangup",
-            "readiness.hint.steal",
-        ),
-        AT_ONCE,
+    covers = _at_once(
+        "readiness.read.data-arrives",
+        "readiness.read.eof",
+        "readiness.read.interest-only",
+        "readiness.accept.pending-connection",
+        "readiness.write.full-not-writable",
+        "readiness.wait.timeout-zero",
+        "readiness.wait.per-socket",
+        "readiness.level.repeats",
+        "readiness.oneshot.silent-until-rearmed",
+        "readiness.modify.changes-interest",
+        "readiness.reset.error-hangup",
+        "readiness.hint.steal",
     )
 
     def wait(self, timeout: float | None) -> Mapping[int, frozenset[str]]:
@@ -185,21 +178,18 @@ class SubmitRecvStall(Stall, AsyncioDriver):
     name = "stall-submit-recv"
     stalls = "submit"
     reference = "asyncio"
-    covers = dict.fromkeys(
-        (
-            "completion.recv.pending-at-once",
-            "completion.recv.completes-after-peer",
-            "completion.recv.drained-at-completion",
-            "completion.recv.at-most-size",
-            "completion.recv.cancel-consumes-nothing",
-            "completion.many.independent",
-            "completion.recv.eof",
-            "completion.recv.data-before-eof",
-            "completion.recv.reset",
-            "completion.accept.after-connect",
-            "completion.connect.completes",
-        ),
-        AT_ONCE,
+    covers = _at_once(
+        "completion.recv.pending-at-once",
+        "completion.recv.completes-after-peer",
+        "completion.recv.drained-at-completion",
+        "completion.recv.at-most-size",
+        "completion.recv.cancel-consumes-nothing",
+        "completion.many.independent",
+        "completion.recv.eof",
+        "completion.recv.data-before-eof",
+        "completion.recv.reset",
+        "completion.accept.after-connect",
+        "completion.connect.completes",
     )
 
     def submit_recv(self, sock: socket.socket, size: int) -> Handle:
@@ -213,15 +203,12 @@ class BlockingRecvStall(Stall, SocketsDriver):
     name = "stall-blocking-recv"
     stalls = "recv"
     reference = "sockets"
-    covers = dict.fromkeys(
-        (
-            "blocking.recv.partial-copy",
-            "blocking.recv.data-before-eof",
-            "blocking.recv.zero-size",
-            "blocking.recv.reset-after-data",
-            "blocking.recv.reset-once",
-        ),
-        AT_ONCE,
+    covers = _at_once(
+        "blocking.recv.partial-copy",
+        "blocking.recv.data-before-eof",
+        "blocking.recv.zero-size",
+        "blocking.recv.reset-after-data",
+        "blocking.recv.reset-once",
     )
 
     def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
@@ -236,7 +223,7 @@ class BlockingSendStall(Stall, SocketsDriver):
     name = "stall-blocking-send"
     stalls = "send"
     reference = "sockets"
-    covers = dict.fromkeys(("blocking.send.returns-when-queued", "blocking.send.after-peer-close"), AT_ONCE)
+    covers = _at_once("blocking.send.returns-when-queued", "blocking.send.after-peer-close")
 
     def send(self, sock: socket.socket, data: bytes, flags: int) -> int:
         if _blocking(sock):

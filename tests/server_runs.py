@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,6 +185,15 @@ class Case:
     project: str
     args: tuple[str, ...]
     mark: str
+
+
+def selected(items: Iterable[Any], param: str, cases: Mapping[str, Case]) -> Iterator[Case]:
+    """The cases that the collected test `items` name by their parameter `param`."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        name = callspec.params.get(param) if callspec is not None else None
+        if isinstance(name, str) and name in cases:
+            yield cases[name]
 
 
 def new_mark() -> str:

@@ -40,7 +40,7 @@ from sockspec.servers.live import LiveServer, Previous, Result, ServerUnavailabl
 from sockspec.servers.process import last_words
 
 from tests.bundled import by_id, of_models
-from tests.server_runs import MARK, Case, Run, Runs, marked_processes, new_mark, pyproject
+from tests.server_runs import MARK, Case, Run, Runs, marked_processes, new_mark, pyproject, selected
 
 FAULTY = Path(__file__).resolve().parent / "faulty_servers"
 # The server corpus a run selects: the scale behaviours are opt-in (-m scale), so not among them.
@@ -94,11 +94,9 @@ CASES: dict[str, Case] = {
 def runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
     """Every selected run, started at once (WORKERS at a time)."""
     pool = Runs(tmp_path_factory.mktemp("hostile-runs"), WORKERS)
-    for item in request.session.items:
-        callspec = getattr(item, "callspec", None)
-        name = callspec.params.get("name") if callspec is not None else None
-        if item.path == request.path and isinstance(name, str) and name in CASES:
-            pool.submit(CASES[name])
+    ours = [item for item in request.session.items if item.path == request.path]
+    for case in selected(ours, "name", CASES):
+        pool.submit(case)
     yield pool
     pool.close()
 
@@ -130,6 +128,24 @@ def one_cause(run: Run, impl: str, behaviours: list[str]) -> str:
     return str(cause)
 
 
+def cause_of_all(run: Run, impl: str, pattern: str) -> re.Match[str]:
+    """The one cause of every behaviour (each not reached), matched in full by `pattern`."""
+    cause = one_cause(run, impl, list(run.outcomes(impl)))
+    found = re.fullmatch(pattern, cause)
+    assert found is not None, cause
+    return found
+
+
+def cause_past_echo_small(run: Run, impl: str, *phrases: str) -> str:
+    """The run's first behaviour, server.echo.small, failed showing each of `phrases`: the one cause
+    every other behaviour shares."""
+    outcomes = run.outcomes(impl)
+    assert outcomes["server.echo.small"] is Outcome.FAILED
+    for phrase in phrases:
+        assert phrase in run.failure("server.echo.small")
+    return one_cause(run, impl, [behaviour for behaviour in outcomes if behaviour != "server.echo.small"])
+
+
 def where(behaviour: str) -> str:
     return f"spec/server.yaml:{by_id(behaviour).origin.line}"
 
@@ -140,13 +156,9 @@ def where(behaviour: str) -> str:
 @pytest.mark.parametrize("name", ["never-answers"])
 def test_a_server_that_never_answers_fails_the_whole_corpus_at_once(runs: Runs, name: str) -> None:
     run = runs.result(CASES[name])
-    outcomes = run.outcomes("never_answers")
-    assert outcomes.keys() == set(SERVER_BEHAVIOURS) - {DECLARED}
-    assert outcomes["server.echo.small"] is Outcome.FAILED
-    assert "client a: expected data 512 bytes" in run.failure("server.echo.small")
-    assert "observed nothing within 2.000 s" in run.failure("server.echo.small")
-    rest = [behaviour for behaviour in outcomes if behaviour != "server.echo.small"]
-    assert one_cause(run, "never_answers", rest) == (
+    assert run.outcomes("never_answers").keys() == set(SERVER_BEHAVIOURS) - {DECLARED}
+    phrases = ("client a: expected data 512 bytes", "observed nothing within 2.000 s")
+    assert cause_past_echo_small(run, "never_answers", *phrases) == (
         "the server is not available: accepts connections but answers nothing: server.echo.small failed "
         f"({where('server.echo.small')}), and after a restart a fresh client's line got no answer "
         "within 5.000 s, nor once it shut down its sending side"
@@ -158,13 +170,13 @@ def test_a_server_that_never_answers_fails_the_whole_corpus_at_once(runs: Runs, 
 @pytest.mark.parametrize("name", ["exits-at-once"])
 def test_a_server_that_exits_at_once_says_its_exit_and_its_last_line(runs: Runs, name: str) -> None:
     run = runs.result(CASES[name])
-    cause = one_cause(run, "exits_at_once", list(run.outcomes("exits_at_once")))
-    port = re.fullmatch(
+    port = cause_of_all(
+        run,
+        "exits_at_once",
         r"the server is not available: exited \(exit code 1\) before it listened on 127\.0\.0\.1:(\d+): "
         r"bind 127\.0\.0\.1:(\d+): address already in use",
-        cause,
     )
-    assert port is not None and port[1] == port[2], cause
+    assert port[1] == port[2], port[0]
     assert_clean(run, FAST_BOUND)
 
 
@@ -173,11 +185,7 @@ def test_a_server_that_resets_every_connection_is_not_run_past_its_first_failure
     runs: Runs, name: str
 ) -> None:
     run = runs.result(CASES[name])
-    outcomes = run.outcomes("resets_connections")
-    assert outcomes["server.echo.small"] is Outcome.FAILED
-    assert "observed error reset" in run.failure("server.echo.small")
-    rest = [behaviour for behaviour in outcomes if behaviour != "server.echo.small"]
-    assert one_cause(run, "resets_connections", rest) == (
+    assert cause_past_echo_small(run, "resets_connections", "observed error reset") == (
         "the server is not available: resets connections without answering: server.echo.small failed "
         f"({where('server.echo.small')}), and after a restart a fresh client's connection was reset "
         "before any answer"
@@ -229,13 +237,13 @@ def test_a_server_that_stops_listening_serves_again_once_restarted(runs: Runs, n
 @pytest.mark.parametrize("name", ["listens-elsewhere"])
 def test_a_server_listening_on_another_port_is_told_where_it_listens(runs: Runs, name: str) -> None:
     run = runs.result(CASES[name])
-    cause = one_cause(run, "listens_elsewhere", list(run.outcomes("listens_elsewhere")))
-    found = re.fullmatch(
+    found = cause_of_all(
+        run,
+        "listens_elsewhere",
         r"the server is not available: did not listen on 127\.0\.0\.1:(\d+) within 2\.000 s "
         r"\(startup_timeout\); it listens on 127\.0\.0\.1:(\d+) instead",
-        cause,
     )
-    assert found is not None and found[1] != found[2], cause
+    assert found[1] != found[2], found[0]
     assert_clean(run, FAST_BOUND)
 
 

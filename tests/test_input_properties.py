@@ -32,9 +32,9 @@ import math
 import os
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import yaml
@@ -43,11 +43,12 @@ from hypothesis import strategies as st
 from sockspec.language import tomlmarks
 from sockspec.language.loader import SpecError, load_text
 from sockspec.language.model import SpecFile
-from sockspec.language.validation import Problem
+from sockspec.language.validation import Invalid, Problem
 from sockspec.reports.baseline import Baseline, BaselineError, parse
 from sockspec.servers.config import ConfigError, ImplTables, has_sockspec_table, load_pyproject
 
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 settings.register_profile(
     "ci",
@@ -91,6 +92,18 @@ def assert_located(problems: Sequence[Problem], file: str, text: str) -> None:
         str(problem).encode("utf-8")  # it can be printed
 
 
+def whole_or_located(
+    read: Callable[[], T], error: type[Invalid | ConfigError], file: str, text: str
+) -> T | None:
+    """What `read()` returns; or None where it raises `error`, each of whose problems is located in
+    `file` (whose text is `text`)."""
+    try:
+        return read()
+    except error as exc:
+        assert_located(exc.problems, file, text)
+        return None
+
+
 def plain(text: str) -> Any:
     """The data of a document sockspec read, read as sockspec reads it (libyaml when it is there)."""
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
@@ -98,10 +111,8 @@ def plain(text: str) -> Any:
 
 def check_spec(text: str, file: str = "fuzz.yaml") -> SpecFile | None:
     """The spec loader's promise: the whole file, or a SpecError of located problems."""
-    try:
-        spec = load_text(text, file)
-    except SpecError as exc:
-        assert_located(exc.problems, file, text)
+    spec = whole_or_located(lambda: load_text(text, file), SpecError, file, text)
+    if spec is None:
         return None
     # All or nothing: every behaviour the file holds, each from this file.
     raw = plain(text)
@@ -115,10 +126,8 @@ def check_spec(text: str, file: str = "fuzz.yaml") -> SpecFile | None:
 
 def check_baseline(text: str, file: str = "baseline.yaml") -> Baseline | None:
     """The baseline parser's promise: every entry, or a BaselineError of located problems."""
-    try:
-        baseline = parse(text, file)
-    except BaselineError as exc:
-        assert_located(exc.problems, file, text)
+    baseline = whole_or_located(lambda: parse(text, file), BaselineError, file, text)
+    if baseline is None:
         return None
     raw = plain(text)
     assert len(baseline.entries) == (0 if raw is None else len(raw["known_failures"]))
@@ -552,10 +561,8 @@ def check_pyproject(body: str, folder: Path) -> ImplTables | None:
     path = folder / "pyproject.toml"
     path.write_text(text, encoding="utf-8")
     has_sockspec_table(path)
-    try:
-        tables = load_pyproject(path)
-    except ConfigError as exc:
-        assert_located(exc.problems, str(path), text)
+    tables = whole_or_located(lambda: load_pyproject(path), ConfigError, str(path), text)
+    if tables is None:
         return None
     assert tables.servers["good"].command == ("python", "server.py", "{port}")
     assert tables.servers["later"].address == ("127.0.0.1", 9000)

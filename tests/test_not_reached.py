@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import textwrap
 from pathlib import Path
 from xml.etree import ElementTree
 
 import jsonschema
 import pytest
 from sockspec.judging.verdict import Failure, Verdict
-from sockspec.language.loader import SpecError, load_file, load_text
+from sockspec.language.loader import load_file, load_text
 from sockspec.language.model import Behaviour, Call, Client, Family, Origin
 from sockspec.language.server_steps import clients_at_once
 from sockspec.reports import causes, jsonreport, results
@@ -42,31 +41,10 @@ from sockspec.reports.record import (
 from sockspec.reports.terminal import render_failure, render_summary
 
 from tests.test_plugin import DRIVERS  # the user's drivers module, `Broken` among them
+from tests.test_server_loader import load_error, spec  # a server behaviour whose first step is on line 9
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = {behaviour.id: behaviour for behaviour in load_file(ROOT / "spec" / "server.yaml").behaviours}
-HEADER = """\
-model: server
-source: RFC 862
-behaviours:
-  - id: server.x.y
-    level: must
-    rule: The server echoes what it gets.
-    source: RFC 862
-    steps:
-"""
-
-
-def spec(steps: str) -> str:
-    return HEADER + textwrap.indent(textwrap.dedent(steps), "      ")
-
-
-def load_error(text: str) -> str:
-    with pytest.raises(SpecError) as caught:
-        load_text(text, "t.yaml")
-    return str(caught.value)
-
-
 # -- the mark --------------------------------------------------------------------------------------
 
 

@@ -62,6 +62,7 @@ from sockspec.servers.observe import Parked, Process, Snapshot, Stat, Thread, Wa
 from sockspec.servers.scale import ScaleVerdict, Unreachable, run_scale_behaviour, work
 
 from tests.bundled import BEHAVIOURS
+from tests.live_servers import faulty, live, reference
 from tests.server_runs import new_mark, pyproject
 
 FAULTY = Path(__file__).resolve().parent / "faulty_servers"
@@ -401,23 +402,6 @@ def test_the_html_report_draws_the_scale_items_and_tables_their_levels() -> None
 # -- real servers at small levels -----------------------------------------------------------------------
 
 
-def live(command: list[str], model: str | None = None) -> Iterator[LiveServer]:
-    spec = ServerSpec(
-        name="srv", origin="test", command=tuple(command), model=DeclaredModel(model) if model else None
-    )
-    server = LiveServer(spec, FAULTY)
-    try:
-        server.ensure()
-        yield server
-    finally:
-        server.stop()
-        server.remove_output()
-
-
-def reference(module: str) -> list[str]:
-    return [PY, "-m", f"sockspec.reference_impls.{module}", "--port", "{port}"]
-
-
 @pytest.fixture
 def selectors_server() -> Iterator[LiveServer]:
     yield from live(reference("selectors_server"), "readiness")
@@ -430,7 +414,7 @@ def threads_server() -> Iterator[LiveServer]:
 
 @pytest.fixture(params=["readiness", None], ids=["declared", "undeclared"])
 def threads_past_select(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
-    yield from live([PY, str(FAULTY / "threads_past_select.py"), "--port", "{port}"], request.param)
+    yield from live(faulty("threads_past_select"), request.param)
 
 
 def play(behaviour: Behaviour, server: LiveServer, levels: tuple[int, ...]) -> ScaleVerdict:
@@ -540,7 +524,7 @@ def test_scale_items_are_left_out_unless_minus_m_names_them(pytester: pytest.Pyt
 
 def test_a_scale_run_reports_its_figures_under_xdist_too(pytester: pytest.Pytester) -> None:
     mark = new_mark()
-    command = [PY, str(FAULTY / "threads_past_select.py"), "--port", "{port}"]
+    command = faulty("threads_past_select")
     pytester.makepyprojecttoml(pyproject("past", command, mark, model="readiness"))
     result = pytester.runpytest_subprocess(
         "--impl=selectors",

@@ -27,7 +27,8 @@ from sockspec.reports.record import Outcome
 
 from tests.bundled import of_models
 from tests.faulty_servers import FAULTY_SERVERS, FaultyServer
-from tests.server_runs import Case, Run, Runs, new_mark, pyproject
+from tests.live_servers import reference
+from tests.server_runs import Case, Run, Runs, new_mark, pyproject, selected
 
 # The server behaviours of a run with -m server (scale behaviours are opt-in: tests/test_scale.py).
 BEHAVIOURS = [behaviour.id for behaviour in of_models(Model.SERVER) if behaviour.scale is None]
@@ -37,33 +38,15 @@ WORKERS = 4
 # pyproject.toml) this module's tests share one worker, so no run is started twice.
 pytestmark = pytest.mark.xdist_group("server-runs")
 
+
+LOOP = "single-thread readiness loop"
 # name -> (command, declared model, the observed model the summary names)
 REFERENCES: dict[str, tuple[tuple[str, ...], str, str]] = {
-    "threads": (
-        (sys.executable, "-m", "sockspec.reference_impls.threads_server", "--port", "{port}"),
-        "threads",
-        "thread-per-client",
-    ),
-    "selectors": (
-        (sys.executable, "-m", "sockspec.reference_impls.selectors_server", "--port", "{port}"),
-        "readiness",
-        "single-thread readiness loop",
-    ),
-    "asyncio": (
-        (sys.executable, "-m", "sockspec.reference_impls.asyncio_server", "--port", "{port}"),
-        "readiness",
-        "single-thread readiness loop",
-    ),
-    "trio": (
-        (sys.executable, "-m", "sockspec.reference_impls.trio_server", "--port", "{port}"),
-        "readiness",
-        "single-thread readiness loop",
-    ),
-    "forking": (
-        (sys.executable, "-m", "sockspec.reference_impls.forking_server", "--port", "{port}"),
-        "processes",
-        "process-per-client",
-    ),
+    "threads": (reference("threads_server"), "threads", "thread-per-client"),
+    "selectors": (reference("selectors_server"), "readiness", LOOP),
+    "asyncio": (reference("asyncio_server"), "readiness", LOOP),
+    "trio": (reference("trio_server"), "readiness", LOOP),
+    "forking": (reference("forking_server"), "processes", "process-per-client"),
     # A wrapper that forks: sh stays the parent, waiting; the server is its child.
     "wrapped": (
         (
@@ -73,13 +56,13 @@ REFERENCES: dict[str, tuple[tuple[str, ...], str, str]] = {
             "{port}",
         ),
         "readiness",
-        "single-thread readiness loop",
+        LOOP,
     ),
 }
 # The threads reference declaring a model it does not have.
 WRONG_MODEL = FaultyServer(
     "wrong_model",
-    (sys.executable, "-m", "sockspec.reference_impls.threads_server", "--port", "{port}"),
+    reference("threads_server"),
     breaks={DECLARED: ("expected the declared model readiness", "observed thread-per-client")},
     model="thread-per-client",
     declares="readiness",
@@ -87,28 +70,27 @@ WRONG_MODEL = FaultyServer(
 FAULTY = {faulty.name: faulty for faulty in (*FAULTY_SERVERS, WRONG_MODEL)}
 
 
-def reference_case(name: str) -> Case:
-    command, model, _observed = REFERENCES[name]
+def _case(kind: str, name: str, command: tuple[str, ...], **settings: str) -> Case:
+    """The strict run of every server behaviour over the server `name` runs by `command`."""
     mark = new_mark()
     return Case(
-        f"ref-{name}",
-        pyproject(name, command, mark, model=model),
-        (f"--impl={name}", "-m", "server", "--sockspec-strict"),
-        mark,
-    )
-
-
-def faulty_case(name: str) -> Case:
-    faulty = FAULTY[name]
-    mark = new_mark()
-    command = faulty.command if faulty.command[0] == sys.executable else (sys.executable, *faulty.command)
-    settings = {"model": faulty.declares} if faulty.declares else {}
-    return Case(
-        f"faulty-{name}",
+        f"{kind}-{name}",
         pyproject(name, command, mark, **settings),
         (f"--impl={name}", "-m", "server", "--sockspec-strict"),
         mark,
     )
+
+
+def reference_case(name: str) -> Case:
+    command, model, _observed = REFERENCES[name]
+    return _case("ref", name, command, model=model)
+
+
+def faulty_case(name: str) -> Case:
+    faulty = FAULTY[name]
+    command = faulty.command if faulty.command[0] == sys.executable else (sys.executable, *faulty.command)
+    settings = {"model": faulty.declares} if faulty.declares else {}
+    return _case("faulty", name, command, **settings)
 
 
 CASES: dict[str, Case] = {
@@ -121,11 +103,8 @@ CASES: dict[str, Case] = {
 def runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
     """Every selected run, started at once (WORKERS at a time)."""
     pool = Runs(tmp_path_factory.mktemp("server-runs"), WORKERS)
-    for item in request.session.items:
-        callspec = getattr(item, "callspec", None)
-        case = callspec.params.get("case") if callspec is not None else None
-        if isinstance(case, str) and case in CASES:
-            pool.submit(CASES[case])
+    for case in selected(request.session.items, "case", CASES):
+        pool.submit(case)
     yield pool
     pool.close()
 

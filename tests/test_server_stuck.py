@@ -14,7 +14,6 @@ Rules of this file:
 from __future__ import annotations
 
 import re
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -27,13 +26,14 @@ from sockspec.language.timing import Timing
 from sockspec.reports.html import render
 from sockspec.reports.server_text import render_server_failure, stuck_lines
 from sockspec.servers import runner, stacks
-from sockspec.servers.config import DeclaredModel, ServerSpec
+from sockspec.servers.config import DeclaredModel
 from sockspec.servers.live import LiveServer
 from sockspec.servers.observe import Snapshot
 from sockspec.servers.runner import ServerVerdict, run_server_behaviour
 
 from tests.bundled import by_id
 from tests.faulty_servers import FOLDER
+from tests.live_servers import faulty, live, reference
 from tests.test_html_report import _record, parse
 
 TIMING = Timing(step_limit=1.0, item_limit=15.0)
@@ -68,20 +68,6 @@ def captures(monkeypatch: pytest.MonkeyPatch) -> Captures:
     return found
 
 
-def live(command: list[str]) -> Iterator[LiveServer]:
-    server = LiveServer(ServerSpec(name="srv", origin="test", command=tuple(command)), FOLDER)
-    try:
-        server.ensure()
-        yield server
-    finally:
-        server.stop()
-        server.remove_output()
-
-
-def faulty(name: str) -> list[str]:
-    return [sys.executable, str(FOLDER / f"{name}.py"), "--port", "{port}"]
-
-
 @pytest.fixture
 def one_at_a_time() -> Iterator[LiveServer]:
     yield from live(faulty("one_at_a_time"))
@@ -94,7 +80,7 @@ def sendall_in_select() -> Iterator[LiveServer]:
 
 @pytest.fixture
 def threads() -> Iterator[LiveServer]:
-    yield from live([sys.executable, "-m", "sockspec.reference_impls.threads_server", "--port", "{port}"])
+    yield from live(reference("threads_server"))
 
 
 def line_of(script: str, pattern: str) -> int:

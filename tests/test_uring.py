@@ -24,7 +24,7 @@ import struct
 import tempfile
 import termios
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -82,6 +82,13 @@ def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
         yield ours, theirs
 
 
+def _submit_recv(ring: Ring, sock: socket.socket, buffer: ctypes.Array[ctypes.c_char]) -> None:
+    """Submit a RECV of `sock` into `buffer` (user_data 1): the caller keeps a reference to
+    `buffer` until the RECV completes, as the kernel writes there."""
+    ring.prepare(Op.RECV, sock.fileno(), addr=ctypes.addressof(buffer), length=len(buffer), user_data=1)
+    ring.submit()
+
+
 def _reap(ring: Ring, count: int) -> list[Cqe]:
     found: list[Cqe] = []
     while len(found) < count:
@@ -124,8 +131,7 @@ def test_recv_completes_with_the_bytes_and_drains_the_buffer(
 ) -> None:
     ours, theirs = pair
     buffer = ctypes.create_string_buffer(64)
-    ring.prepare(Op.RECV, ours.fileno(), addr=ctypes.addressof(buffer), length=64, user_data=1)
-    ring.submit()
+    _submit_recv(ring, ours, buffer)
     theirs.sendall(b"hello")
     (cqe,) = _reap(ring, 1)
     assert (cqe.user_data, cqe.res, buffer.raw[:5]) == (1, 5, b"hello")
@@ -138,8 +144,7 @@ def test_cancelled_recv_ends_with_ecanceled_and_consumes_nothing(
 ) -> None:
     ours, theirs = pair
     buffer = ctypes.create_string_buffer(64)
-    ring.prepare(Op.RECV, ours.fileno(), addr=ctypes.addressof(buffer), length=64, user_data=1)
-    ring.submit()
+    _submit_recv(ring, ours, buffer)
     ring.prepare(Op.ASYNC_CANCEL, addr=1, user_data=2)
     results = {cqe.user_data: cqe.res for cqe in _reap(ring, 2)}
     assert results == {1: -errno.ECANCELED, 2: 0}
@@ -154,8 +159,7 @@ def test_recv_reports_a_reset_as_negative_errno(
 ) -> None:
     ours, theirs = pair
     buffer = ctypes.create_string_buffer(64)
-    ring.prepare(Op.RECV, ours.fileno(), addr=ctypes.addressof(buffer), length=64, user_data=1)
-    ring.submit()
+    _submit_recv(ring, ours, buffer)
     theirs.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     theirs.close()
     assert _reap(ring, 1) == [Cqe(1, -errno.ECONNRESET, 0)]
@@ -260,16 +264,33 @@ def test_sockaddr_matches_the_c_layout(
 def test_kernel_completes_while_the_submitting_thread_is_parked(
     pair: tuple[socket.socket, socket.socket],
 ) -> None:
+    def filled(buffer: ctypes.Array[ctypes.c_char]) -> None:
+        until(
+            lambda: buffer.raw[:5] == b"hello",
+            within=WAIT,
+            what="the paused ring to fill the recv buffer",
+            interval=0.001,
+        )
+
+    assert _parked_recv(pair, 0, filled) == (0, b"hello", [Cqe(1, 5, 0)])
+
+
+def _parked_recv(
+    pair: tuple[socket.socket, socket.socket],
+    flags: int,
+    settle: Callable[[ctypes.Array[ctypes.c_char]], object],
+) -> tuple[int, bytes, list[Cqe]]:
+    """A RECV submitted by a thread that then parks while the peer sends: FIONREAD and the buffer
+    once `settle(buffer)` returns, and the CQEs reaped after the thread resumes."""
     ours, theirs = pair
     buffer = ctypes.create_string_buffer(64)
     parked, resumed = threading.Event(), threading.Event()
     reaped: list[Cqe] = []
 
     def ring_thread() -> None:
-        ring = Ring(8)
+        ring = Ring(8, flags)  # made here: a SINGLE_ISSUER ring belongs to the thread that makes it
         try:
-            ring.prepare(Op.RECV, ours.fileno(), addr=ctypes.addressof(buffer), length=64, user_data=1)
-            ring.submit()
+            _submit_recv(ring, ours, buffer)
             parked.set()
             resumed.wait(WAIT)  # the application does nothing until told
             reaped.extend(_reap(ring, 1))
@@ -281,44 +302,7 @@ def test_kernel_completes_while_the_submitting_thread_is_parked(
     try:
         assert parked.wait(WAIT)
         theirs.sendall(b"hello")
-        until(
-            lambda: buffer.raw[:5] == b"hello",
-            within=WAIT,
-            what="the paused ring to fill the recv buffer",
-            interval=0.001,
-        )
-        assert _unread(ours) == 0
-    finally:
-        resumed.set()
-        thread.join(WAIT)
-    assert reaped == [Cqe(1, 5, 0)]
-
-
-def _parked_recv(pair: tuple[socket.socket, socket.socket], flags: int) -> tuple[int, bytes, list[Cqe]]:
-    """A RECV submitted by a thread that then parks while the peer sends: FIONREAD and the buffer
-    once the bytes had time to move (200 ms), and the CQEs reaped after the thread resumes."""
-    ours, theirs = pair
-    buffer = ctypes.create_string_buffer(64)
-    parked, resumed = threading.Event(), threading.Event()
-    reaped: list[Cqe] = []
-
-    def ring_thread() -> None:
-        ring = Ring(8, flags)  # made here: a SINGLE_ISSUER ring belongs to the thread that makes it
-        try:
-            ring.prepare(Op.RECV, ours.fileno(), addr=ctypes.addressof(buffer), length=64, user_data=1)
-            ring.submit()
-            parked.set()
-            resumed.wait(WAIT)
-            reaped.extend(_reap(ring, 1))
-        finally:
-            ring.close()
-
-    thread = threading.Thread(target=ring_thread)
-    thread.start()
-    try:
-        assert parked.wait(WAIT)
-        theirs.sendall(b"hello")
-        threading.Event().wait(0.2)
+        settle(buffer)
         seen = (_unread(ours), buffer.raw[:5])
     finally:
         resumed.set()
@@ -330,7 +314,12 @@ def _parked_recv(pair: tuple[socket.socket, socket.socket], flags: int) -> tuple
 def test_a_deferring_ring_completes_nothing_while_its_thread_is_parked(
     pair: tuple[socket.socket, socket.socket],
 ) -> None:
-    assert _parked_recv(pair, DEFERRING) == (5, bytes(5), [Cqe(1, 5, 0)])
+    # the bytes had time to move (200 ms), but nothing runs the deferred work
+    assert _parked_recv(pair, DEFERRING, lambda _buffer: threading.Event().wait(0.2)) == (
+        5,
+        bytes(5),
+        [Cqe(1, 5, 0)],
+    )
 
 
 def test_capabilities_follow_the_ring_and_send_flags() -> None:

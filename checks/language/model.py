@@ -149,7 +149,25 @@ class Expectation:
 
 
 @dataclass(frozen=True)
-class Call:
+class Placed:
+    """What every kind of step has (see `Step`): its place in the spec and, keyword-only (last in
+    every step's arguments), `after`, `limit` and `setup`."""
+
+    origin: Origin
+    after: float = field(default=0.0, kw_only=True)
+    limit: float | None = field(default=None, kw_only=True)
+    setup: str | None = field(default=None, kw_only=True)
+
+
+@dataclass(frozen=True)
+class Named(Placed):
+    """A step that may be named, for later steps to refer to (an observation's name is required)."""
+
+    name: str | None = field(default=None, kw_only=True)
+
+
+@dataclass(frozen=True)
+class Call(Named):
     """The implementation performs one operation through its driver.
 
     `background` names a call that runs on while later steps go on; it is
@@ -158,7 +176,6 @@ class Call:
     and the expectation judges the last outcome.
     """
 
-    origin: Origin
     op: str
     size: int | None = None
     payload: bytes | None = field(default=None, repr=False)
@@ -174,14 +191,10 @@ class Call:
     background: str | None = None
     repeat: int = 1
     expect: Expectation | None = None
-    name: str | None = None
-    after: float = 0.0
-    limit: float | None = None
-    setup: str | None = None
 
 
 @dataclass(frozen=True)
-class Peer:
+class Peer(Named):
     """The checker's own end acts: send, read, shutdown, close, reset, accept, connect.
 
     `steal` is the one action on the implementation's side: another reader in the
@@ -190,34 +203,24 @@ class Peer:
     accepted, until its backlog is full.
     """
 
-    origin: Origin
     action: str
     payload: bytes | None = field(default=None, repr=False)
     size: int | None = None
     how: str | None = None
     conn: int = 1
     expect: Expectation | None = None
-    name: str | None = None
-    after: float = 0.0
-    limit: float | None = None
-    setup: str | None = None
 
 
 @dataclass(frozen=True)
-class Await:
+class Await(Named):
     """Wait for a background call to return, then judge it."""
 
-    origin: Origin
     call: str
     expect: Expectation | None = None
-    name: str | None = None
-    after: float = 0.0
-    limit: float | None = None
-    setup: str | None = None
 
 
 @dataclass(frozen=True)
-class Check:
+class Check(Named):
     """The checker inspects kernel state without changing it.
 
     unread: bytes in the implementation socket's receive queue (FIONREAD);
@@ -233,7 +236,6 @@ class Check:
         changes nothing, so a check can wait for a reset to arrive.
     """
 
-    origin: Origin
     unread: int | None = None
     unread_data: bytes | None = field(default=None, repr=False)
     peer_unread: int | None = None
@@ -242,10 +244,6 @@ class Check:
     so_error: str | None = None
     hung_up: bool | None = None
     conn: int = 1
-    name: str | None = None
-    after: float = 0.0
-    limit: float | None = None
-    setup: str | None = None
 
 
 #: In a client step's bytes, replaced by each client's own name (e.g. "many#7").
@@ -253,7 +251,7 @@ CLIENT_PLACEHOLDER = b"{client}"
 
 
 @dataclass(frozen=True)
-class Client:
+class Client(Named):
     """One of the checker's clients of a server under test acts (server behaviours only).
 
     client: the client's name; a connect step with `count` N makes a group whose
@@ -269,7 +267,6 @@ class Client:
         until a level is chosen (`server_steps.at_level`), `count` is the largest level.
     """
 
-    origin: Origin
     client: str
     action: str
     count: int = 1
@@ -282,10 +279,6 @@ class Client:
     rcvbuf: int | None = None
     sndbuf: int | None = None
     expect: Expectation | None = None
-    name: str | None = None
-    after: float = 0.0
-    limit: float | None = None
-    setup: str | None = None
     scaled: bool = False
 
 
@@ -310,7 +303,7 @@ class ObserveExpectation:
 
 
 @dataclass(frozen=True)
-class Observe:
+class Observe(Placed):
     """The checker reads the server's process tree in /proc (server behaviours only).
 
     name: the observation's name, for `baseline` and `back_to` of later steps;
@@ -318,14 +311,10 @@ class Observe:
     baseline: an earlier observation to compare with, to infer the model.
     """
 
-    origin: Origin
     name: str
     over: float | None = None
     baseline: str | None = None
     expect: ObserveExpectation | None = None
-    after: float = 0.0
-    limit: float | None = None
-    setup: str | None = None
 
 
 Step = Call | Peer | Await | Check | Client | Observe

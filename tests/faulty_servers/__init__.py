@@ -4,9 +4,10 @@ Rules of this package:
 - each module is a small echo server (run as `python FILE --port N`, no import
   from sockspec) with exactly one defect, written in its own file and named in
   its one-line docstring, the way a student's server might get it wrong;
-- what they all repeat (the port, the listening socket, the thread-per-client
-  and selectors loops) is in `_listen.py` beside them, which has no defect and
-  hides none: it catches no error of a client's connection;
+- what they all repeat (the port, the listening socket, a correct echo, the
+  thread-per-client and selectors loops) is in `_listen.py` beside them, which
+  has no defect and hides none: its loops catch no error of a client's
+  connection, and its echo ends on a reset as a correct server's does;
 - `FAULTY_SERVERS` says, for each, the behaviours its defect breaks, with a
   phrase of the failure each must show; every other behaviour must pass,
   except those in `may_break` (a symptom that shows only when the kernel's

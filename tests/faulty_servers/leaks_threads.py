@@ -9,12 +9,7 @@ FOREVER = threading.Event()
 
 
 def serve(conn: socket.socket) -> None:
-    with conn:
-        try:
-            while data := conn.recv(65536):
-                conn.sendall(data)
-        except ConnectionError:
-            pass
+    _listen.echo(conn)  # echoes, then closes the client's socket
     FOREVER.wait()  # the thread should end here; it never does
 
 

@@ -8,6 +8,8 @@ import _listen  # type: ignore[import-not-found]  # beside this file: a faulty s
 def main(listener: socket.socket) -> None:
     while True:
         conn, _address = listener.accept()
+        # The defect: the echo runs here, in the accepting thread (written out, not `_listen.echo`, so
+        # that a stuck report names this file's recv line, as it would a student's).
         with conn:
             try:
                 while data := conn.recv(65536):

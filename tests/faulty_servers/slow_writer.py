@@ -1,9 +1,9 @@
 """Echoes every byte, but slowly: at most 512 KiB a second per client, so a 16 MiB echo takes 32 s."""
 
 import socket
-import sys
-import threading
 import time
+
+import _listen  # type: ignore[import-not-found]  # beside this file: a faulty server runs as a script
 
 RATE = 512 * 1024  # bytes a second
 PIECE = 64 * 1024
@@ -21,12 +21,5 @@ def serve(conn: socket.socket) -> None:
             pass
 
 
-def main(port: int) -> None:
-    with socket.create_server(("127.0.0.1", port), backlog=512) as listener:
-        while True:
-            conn, _address = listener.accept()
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-
 if __name__ == "__main__":
-    main(int(sys.argv[sys.argv.index("--port") + 1]))
+    _listen.thread_per_client(serve)

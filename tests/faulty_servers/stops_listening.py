@@ -1,6 +1,5 @@
 """Serves its first 4 connections, then closes its listening socket and goes on running."""
 
-import socket
 import threading
 import time
 
@@ -9,20 +8,11 @@ import _listen  # type: ignore[import-not-found]  # beside this file: a faulty s
 SERVED = 4  # the checker's start-up check is the first of them
 
 
-def serve(conn: socket.socket) -> None:
-    with conn:
-        try:
-            while data := conn.recv(65536):
-                conn.sendall(data)
-        except ConnectionError:
-            pass
-
-
 if __name__ == "__main__":
     with _listen.listener() as server:
         for _ in range(SERVED):
             conn, _address = server.accept()
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+            threading.Thread(target=_listen.echo, args=(conn,), daemon=True).start()
     # The listener is closed: new connects are refused, while the process (and its clients) live on.
     while True:
         time.sleep(3600)

@@ -12,16 +12,6 @@ WATCHED = 8
 CHUNK = 65536
 
 
-def serve_in_thread(conn: socket.socket) -> None:
-    """The defect: past the loop's limit, a blocking thread per client, as a threads server has."""
-    with conn:
-        try:
-            while data := conn.recv(CHUNK):
-                conn.sendall(data)
-        except ConnectionError:
-            pass
-
-
 def close(selector: selectors.BaseSelector, conn: socket.socket) -> None:
     selector.unregister(conn)
     conn.close()
@@ -54,27 +44,15 @@ def on_ready(selector: selectors.BaseSelector, conn: socket.socket, pending: byt
     selector.modify(conn, wanted, pending)
 
 
-def main() -> None:
-    selector = selectors.SelectSelector()
-    server: socket.socket = _listen.listener(blocking=False)
-    selector.register(server, selectors.EVENT_READ)
-    while True:
-        for key, events in selector.select():
-            if key.fileobj is server:
-                try:
-                    conn, _address = server.accept()
-                except BlockingIOError:
-                    continue
-                if len(selector.get_map()) - 1 < WATCHED:
-                    conn.setblocking(False)
-                    selector.register(conn, selectors.EVENT_READ, bytearray())
-                else:
-                    conn.setblocking(True)
-                    threading.Thread(target=serve_in_thread, args=(conn,), daemon=True).start()
-                continue
-            assert isinstance(key.fileobj, socket.socket)
-            on_ready(selector, key.fileobj, key.data, events)
+def on_accept(selector: selectors.BaseSelector, conn: socket.socket) -> bool:
+    """The loop keeps its first WATCHED clients."""
+    if len(selector.get_map()) - 1 < WATCHED:
+        return True
+    # The defect: past the loop's limit, a blocking thread per client, as a threads server has.
+    conn.setblocking(True)
+    threading.Thread(target=_listen.echo, args=(conn,), daemon=True).start()
+    return False
 
 
 if __name__ == "__main__":
-    main()
+    _listen.selector_loop(on_ready, selector=selectors.SelectSelector(), on_accept=on_accept)
