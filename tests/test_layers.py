@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -21,7 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_import_contracts_are_kept() -> None:
-    lint = shutil.which("lint-imports")
+    # The venv's own script first: a venv's python run without activating it has no PATH to it.
+    beside = Path(sys.executable).parent / "lint-imports"
+    lint = str(beside) if beside.is_file() else shutil.which("lint-imports")
     if lint is None:
         pytest.skip("import-linter is not installed (pip install -e '.[dev]')")
     done = subprocess.run(
