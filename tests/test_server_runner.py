@@ -21,9 +21,10 @@ from sockspec.language.loader import load_text
 from sockspec.language.model import Behaviour, Family
 from sockspec.language.timing import Timing
 from sockspec.reports.terminal import render_failure, timeline
+from sockspec.servers.clients import View
 from sockspec.servers.config import ServerSpec
 from sockspec.servers.live import LiveServer
-from sockspec.servers.runner import run_server_behaviour
+from sockspec.servers.runner import connect_summary, run_server_behaviour
 
 FAULTY = Path(__file__).resolve().parent / "faulty_servers"
 TIMING = Timing(step_limit=1.0, item_limit=10.0)
@@ -207,3 +208,23 @@ def test_cycle_reports_the_connection_that_failed(one_at_a_time: LiveServer) -> 
     assert verdict.failure.mismatches == (
         "connection 1 of 3 (c#1): expected data b'ping', observed nothing within 500.0 ms",
     )
+
+
+def _view(state: str, error: str | None = None) -> View:
+    return View("c", state, 0, 0, 0, 0, False, error, "", 0.0)
+
+
+@pytest.mark.parametrize(
+    ("states", "said", "connected"),
+    [
+        ([("open", None)], "connected", 1),
+        ([("closed", "reset")], "connected, closed since: reset", 1),
+        ([("failed", "refused")], "not connected: refused", 0),
+        ([("connecting", None)], "no answer yet", 0),
+        ([("open", None), ("closed", "reset"), ("connecting", None)], "2 of 3 connected, 1 closed since", 2),
+    ],
+)
+def test_a_connect_says_how_it_ended(states: list[tuple[str, str | None]], said: str, connected: int) -> None:
+    # A handshake the server completed and then reset still connected: the timeline must not say
+    # "0 of 1 connected" for it.
+    assert connect_summary([_view(state, error) for state, error in states]) == (said, connected)

@@ -345,8 +345,7 @@ class ServerRun(StepRun):
         views = pool.views(labels)
         for label in labels:
             observations[label] = (_connect_observation(views[label], started, now), [])
-        connected = sum(1 for view in views.values() if view.state == "open")
-        said = "connected" if len(labels) == 1 and connected else f"{connected} of {len(labels)} connected"
+        said, connected = connect_summary(list(views.values()))
         what = What(
             Kind.RETURN, "connect", client=step.client, outcome=said, count=connected, total=len(labels)
         )
@@ -745,6 +744,29 @@ def _still_arriving(view: View, data: bytes, size: int, before: int, started: fl
         and view.received > before
         and view.received_at > started
     )
+
+
+def connect_summary(views: list[View]) -> tuple[str, int]:
+    """How a group's connect ended, and how many handshakes completed: a connection the server
+    has already closed or reset still connected ("connected, closed since: reset")."""
+    connected = [view for view in views if view.state in {"open", "closed"}]
+    closed = [view for view in connected if view.state == "closed"]
+    if len(views) == 1:
+        single = views[0]
+        said = (
+            "connected"
+            if connected
+            else f"not connected: {single.error}"
+            if single.error is not None
+            else "no answer yet"
+        )
+    else:
+        said = f"{len(connected)} of {len(views)} connected"
+    if len(views) == 1 and closed:
+        said += f", closed since: {closed[0].error or 'EOF'}"
+    elif closed:
+        said += f", {len(closed)} closed since"
+    return said, len(connected)
 
 
 def _connect_observation(view: View, started: float, now: float) -> Observation:
