@@ -352,6 +352,20 @@ def test_a_log_axis_puts_each_decade_an_equal_step_apart() -> None:
     axis = scaleplot.Axis(1, 3, 100.0, 300.0)
     assert axis.at(10) == 100.0 and axis.at(100) == 200.0 and axis.at(1000) == 300.0
     assert [scaleplot.decade_label(power) for power in (-1, 0, 3, 4, 6)] == ["0.1", "1", "1k", "10k", "1M"]
+    # A duration's or size's decade is labelled without decimals, so "100 ms" fits left of its axis.
+    assert [scaleplot.decade_in(scaleplot.SECONDS)(p) for p in (-7, -4, -1, 0, 2)] == [
+        "0.1 us",
+        "100 us",
+        "100 ms",
+        "1 s",
+        "100 s",
+    ]
+    assert [scaleplot.decade_in(scaleplot.BYTES)(p) for p in (0, 4, 7, 9)] == [
+        "1 B",
+        "10 kB",
+        "10 MB",
+        "1 GB",
+    ]
 
 
 def test_the_table_gives_each_level_a_line_and_says_why_a_level_has_none() -> None:

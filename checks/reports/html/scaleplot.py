@@ -97,10 +97,30 @@ def decade_label(power: int) -> str:
     return str(value)
 
 
+#: The units of a duration's and a size's axis labels, largest first.
+SECONDS = (("s", 1.0), ("ms", 1e-3), ("us", 1e-6))
+BYTES = (("GB", 1e9), ("MB", 1e6), ("kB", 1e3), ("B", 1.0))
+
+
+def decade_in(units: Sequence[tuple[str, float]]) -> Callable[[int], str]:
+    """10 ** power as a short axis label in the largest unit it reaches: 0.1 s -> '100 ms'
+    (no decimals, so that a label fits left of its axis)."""
+
+    def label(power: int) -> str:
+        value = 10.0**power
+        for unit, factor in units:
+            if value >= factor * 0.999:
+                return f"{value / factor:.0f} {unit}"
+        unit, factor = units[-1]
+        return f"{value / factor:g} {unit}"
+
+    return label
+
+
 PANELS: tuple[Panel, ...] = (
     Panel("threads in the server's tree", _threads, lambda v: f"{v:.0f} threads", decade_label),
-    Panel("memory of the tree (PSS)", _memory, size, lambda power: size(10.0**power)),
-    Panel("p99 echo latency", _p99, duration, lambda power: duration(10.0**power)),
+    Panel("memory of the tree (PSS)", _memory, size, decade_in(BYTES)),
+    Panel("p99 echo latency", _p99, duration, decade_in(SECONDS)),
     Panel("context switches per echo", _switches, lambda v: f"{v:.2f} per echo", decade_label),
 )
 
