@@ -119,9 +119,22 @@ def test_an_accept_queue_with_room_or_no_listener_at_all() -> None:
     assert diagnose.accept_queue(4242, [], [], 0.2, 200) == [
         "nothing listens on port 4242 any more (no listening socket in the kernel's tables)"
     ]
+    # Room at the look, and no more connects unanswered than the queue holds: nothing to say.
+    assert diagnose.accept_queue(4242, roomy, roomy, 0.2, 200, unanswered=128) == []
     unknown = [Listener("127.0.0.1", 4242, queued=3, backlog=None, inode=7)]
     assert diagnose.accept_queue(4242, unknown, unknown, 0.2, 200) == [
         "3 connections wait to be accepted on port 4242 (its backlog is unknown)"
+    ]
+
+
+def test_a_queue_smaller_than_the_connects_left_unanswered_is_said_though_not_seen_full() -> None:
+    # A backlog of 1 fills only while retransmitted SYNs arrive, so a look may find it empty.
+    tiny = [Listener("127.0.0.1", 4242, queued=0, backlog=1, inode=7)]
+    assert diagnose.accept_queue(4242, tiny, tiny, 0.2, 200, unanswered=177) == [
+        "backlog 1, 0 waiting on port 4242 when looked at, and 177 connects unanswered: a queue of 1 "
+        "is full whenever more clients connect than the server has accepted, and then the kernel "
+        "drops new SYNs (a connect waits for its SYN to be sent again, after 1 s, then 3 s, ...)",
+        "listen with a larger backlog: this step connects 200 clients at once",
     ]
 
 

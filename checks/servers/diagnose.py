@@ -19,11 +19,18 @@ from sockspec.servers.listeners import Listener
 
 
 def accept_queue(
-    port: int, now: Sequence[Listener], later: Sequence[Listener], waited: float, connecting: int
+    port: int,
+    now: Sequence[Listener],
+    later: Sequence[Listener],
+    waited: float,
+    connecting: int,
+    unanswered: int = 0,
 ) -> list[str]:
     """Why connects did not complete, from the listening socket sampled twice, `waited` apart:
-    a full accept queue (the kernel drops SYNs), or nothing listening any more.
-    `connecting`: how many clients the step connects at once."""
+    a full accept queue (the kernel drops SYNs), a queue smaller than the connects left
+    unanswered (it fills between looks), or nothing listening any more.
+    `connecting`: how many clients the step connects at once; `unanswered`: how many of them
+    got no answer."""
     if not now:
         return [f"nothing listens on port {port} any more (no listening socket in the kernel's tables)"]
     first = max(now, key=lambda listener: listener.queued)
@@ -32,7 +39,17 @@ def accept_queue(
             return []
         return [f"{first.queued} connections wait to be accepted on port {port} (its backlog is unknown)"]
     if first.queued < first.backlog:
-        return []
+        if first.backlog >= unanswered:
+            return []
+        # Not seen full, yet more connects wait than the queue holds: on loopback a handshake
+        # completes at once unless the accept queue is full, so the queue fills between looks.
+        return [
+            f"backlog {first.backlog}, {first.queued} waiting on port {port} when looked at, and "
+            f"{unanswered} connects unanswered: a queue of {first.backlog} is full whenever more "
+            "clients connect than the server has accepted, and then the kernel drops new SYNs "
+            "(a connect waits for its SYN to be sent again, after 1 s, then 3 s, ...)",
+            f"listen with a larger backlog: this step connects {connecting} clients at once",
+        ]
     state = "full" if first.full else "nearly full"
     lines = [
         f"backlog {first.backlog}, {first.queued} waiting on port {port}: the accept queue is {state}; "

@@ -361,7 +361,7 @@ class ServerRun(StepRun):
             step.expect or Expectation(ok=True),
             limit,
             diagnosis=(
-                (lambda: self._accept_queue(len(labels)))
+                (lambda: self._accept_queue(len(labels), unanswered))
                 if unanswered
                 else self._refused
                 if refused
@@ -369,7 +369,7 @@ class ServerRun(StepRun):
             ),
         )
 
-    def _accept_queue(self, connecting: int) -> list[str]:
+    def _accept_queue(self, connecting: int, unanswered: int) -> list[str]:
         """Connects were left unanswered: what the server's listening socket shows (its accept
         queue, twice, QUEUE_SAMPLE apart), when the kernel's tables can be read."""
         port = self.target.address(self.family)[1]
@@ -385,7 +385,7 @@ class ServerRun(StepRun):
         now = max(looks, key=lambda found: max((listener.queued for listener in found), default=-1))
         time.sleep(self.capped(max(0.0, started + QUEUE_SAMPLE - self.clock.now())))
         later = listening.listening(port, pids)
-        return diagnose.accept_queue(port, now, later, self.clock.now() - started, connecting)
+        return diagnose.accept_queue(port, now, later, self.clock.now() - started, connecting, unanswered)
 
     def _refused(self) -> list[str]:
         """Connects were refused: whether anything still listens on the server's port."""
