@@ -64,6 +64,7 @@ class PollingRecv(FaultyDriver):
         "blocking.recv.waits-for-peer": "not before 'send'",
         "blocking.recv.eof-wakes": "not before 'fin'",
         "blocking.recv.waitall-waits-for-count": "not before 'second'",
+        "blocking.recv.waitall-short-at-eof": "not before 'fin'",
         "nonblocking.recv.dontwait-one-call": "not before 'send'",  # its blocking recv(1024) of b'later'
         "blocking.shutdown.wakes-blocked-recv": "expected it to take at least 90.0 ms",
         "nonblocking.accept.accepted-is-blocking": "not before 'send'",
@@ -271,10 +272,31 @@ class NoWaitallRecv(FaultyDriver):
     name = "faulty-no-waitall"
     breaks = {
         "blocking.recv.waitall-waits-for-count": "expected data b'helloworld'",
+        "blocking.recv.waitall-short-at-eof": "not before 'fin'",
     }
 
     def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
         return sock.recv(size, flags & ~socket.MSG_WAITALL)
+
+
+class WaitallDropsShortRecv(FaultyDriver):
+    """MSG_WAITALL done in user space, reading until the count; at EOF it returns b'' and drops the rest."""
+
+    name = "faulty-waitall-drops-short"
+    breaks = {
+        "blocking.recv.waitall-short-at-eof": "expected data b'hello', observed EOF",
+    }
+
+    def recv(self, sock: socket.socket, size: int, flags: int) -> bytes:
+        if not flags & socket.MSG_WAITALL or _is_nonblocking(sock):
+            return super().recv(sock, size, flags)
+        got = b""
+        while len(got) < size:
+            chunk = sock.recv(size - len(got), flags & ~socket.MSG_WAITALL)
+            if not chunk:
+                return b""  # the defect: the short read's bytes are lost
+            got += chunk
+        return got
 
 
 class NoDontwaitRecv(FaultyDriver):
@@ -674,6 +696,7 @@ FAULTY: tuple[type[FaultyDriver], ...] = (
     GatheringTimeoutRecv,
     NoPeekRecv,
     NoWaitallRecv,
+    WaitallDropsShortRecv,
     NoDontwaitRecv,
     StickyDontwaitRecv,
     ZeroReadsOneRecv,
