@@ -280,7 +280,7 @@ class NoWaitallRecv(FaultyDriver):
 
 
 class WaitallDropsShortRecv(FaultyDriver):
-    """MSG_WAITALL done in user space, reading until the count; at EOF it returns b'' and drops the rest."""
+    """MSG_WAITALL done in user space, reading until the count; at EOF it returns b'', losing what it read."""
 
     name = "faulty-waitall-drops-short"
     breaks = {
