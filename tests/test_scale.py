@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,7 +56,7 @@ from sockspec.reports.record import (
     counts,
     gate,
 )
-from sockspec.servers import infer, observe
+from sockspec.servers import infer, observe, scale
 from sockspec.servers.config import DeclaredModel, ServerSpec
 from sockspec.servers.live import LiveServer
 from sockspec.servers.observe import Parked, Process, Snapshot, Stat, Thread, Wait
@@ -589,3 +590,30 @@ def test_levels_that_cannot_run_are_a_usage_error(pytester: pytest.Pytester) -> 
     assert "--sockspec-scale-levels / sockspec_scale_levels: 'lots' is not a number of clients" in output(
         result
     )
+
+
+def test_one_scale_measure_at_a_time_on_the_machine(tmp_path: Path, selectors_server: LiveServer) -> None:
+    # Whatever pytest-xdist does with the scale items, a measure waits for the one in progress
+    # (another worker's, or another run's) and its trace says how long.
+    lock = tmp_path / "scale.lock"
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with scale.measuring_alone(lock) as waited:
+            assert waited is not None
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(10)
+    threading.Timer(0.3, release.set).start()
+    verdict = run_scale_behaviour(SCALE[0], selectors_server, Family.TCP4, TIMING, (5,), lock=lock)
+    holder.join(10)
+    assert verdict.passed, verdict.failure
+    first = verdict.events[0].what
+    assert first.kind is Kind.SET_UP and first.op == "scale_lock", verdict.events[0]
+    assert first.note.startswith("waited ") and "another scale measurement" in first.note
+    # Nobody else measuring: no wait, nothing added to the trace.
+    alone = run_scale_behaviour(SCALE[0], selectors_server, Family.TCP4, TIMING, (5,), lock=lock)
+    assert all(event.what.op != "scale_lock" for event in alone.events)

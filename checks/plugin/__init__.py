@@ -28,7 +28,8 @@ Rules of this package:
   behaviours are deselected unless the -m expression names `scale`; when some are left to
   run, the soft RLIMIT_NOFILE is raised to the hard one before any server starts (so
   the servers inherit it), and under pytest-xdist they share one worker
-  (xdist_group, with --dist loadgroup), so no two measure at once;
+  (xdist_group, with --dist loadgroup); no two measure at once in any case, since
+  each holds the machine's scale lock (sockspec.servers.scale) while it measures;
 - the header suggests pytest-xdist for a run of several impls (items mostly wait),
   and says when scale measurements share the machine with other workers.
 """

@@ -22,15 +22,22 @@ Rules of this module:
   switches): the `measure` step's and its baseline's;
 - the one rule judged of those costs is a loop's (`loop_flat`, sockspec.servers.infer),
   with the model seen at the first level as the evidence that an undeclared server is a loop;
-- what the figures mean, per client, and the percentiles are sockspec.judging.scale's (pure).
+- what the figures mean, per client, and the percentiles are sockspec.judging.scale's (pure);
+- one scale behaviour measures at a time on the machine: every run holds a file lock
+  (`measuring_alone`, SCALE_LOCK in the temporary folder) while it plays one, so pytest-xdist
+  workers and runs side by side wait for each other, and a wait shows in the trace.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import os
 import resource
-from collections.abc import Sequence
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -39,7 +46,7 @@ from sockspec.judging.events import Event, Kind, What
 from sockspec.judging.scale import Level, LevelOutcome, Machine, Tree, Work, level, unreachable
 from sockspec.language.model import Behaviour, Client, Family, Observe, Step
 from sockspec.language.server_steps import at_level
-from sockspec.language.timing import Clock, Timing
+from sockspec.language.timing import Clock, Timing, format_duration
 from sockspec.servers import infer as inferring
 from sockspec.servers import observe as observing
 from sockspec.servers.clients import DESCRIPTOR_MARGIN, ClientPool
@@ -53,6 +60,12 @@ LOADAVG = Path("/proc/loadavg")
 MEMINFO = Path("/proc/meminfo")
 #: What a limit that cannot be read is taken to be: no bound.
 UNBOUNDED = 1 << 30
+#: Held by every sockspec run on this machine while it plays a scale behaviour: two measures at
+#: once would each count the other's load (pytest-xdist workers, whether or not they keep the
+#: scale items on one worker, or two runs side by side).
+SCALE_LOCK = Path(tempfile.gettempdir()) / "sockspec-scale.lock"
+#: A wait for the lock at least this long is shown in the behaviour's trace.
+WAIT_SHOWN = 0.01
 
 
 class ScaleTarget(ServerTarget, Protocol):
@@ -266,15 +279,50 @@ def _shifted(events: Sequence[Event], by: float) -> list[Event]:
     return [dataclasses.replace(event, at=event.at + by) for event in events]
 
 
+@contextlib.contextmanager
+def measuring_alone(path: Path = SCALE_LOCK) -> Iterator[float | None]:
+    """Hold the machine's scale lock (flock on `path`) while measuring; yields how long it
+    waited for it, in seconds, or None when the lock file cannot be opened (measuring goes on)."""
+    started = time.monotonic()
+    try:
+        handle = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
+    except OSError:
+        yield None
+        return
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield time.monotonic() - started
+    finally:
+        os.close(handle)  # releases the lock
+
+
 def run_scale_behaviour(
     behaviour: Behaviour,
     target: ScaleTarget,
     family: Family,
     timing: Timing,
     levels: Sequence[int] | None = None,
+    lock: Path = SCALE_LOCK,
 ) -> ScaleVerdict:
-    """Play the scale behaviour at each level (its own, or `levels`) and judge it; Unreachable when
-    this machine cannot run even the first level."""
+    """Play the scale behaviour at each level (its own, or `levels`) and judge it, measuring alone
+    on this machine (`measuring_alone`); Unreachable when this machine cannot run even the first
+    level."""
+    with measuring_alone(lock) as waited:
+        verdict = _run_levels(behaviour, target, family, timing, levels)
+    if waited is None or waited < WAIT_SHOWN:
+        return verdict
+    note = f"waited {format_duration(waited)} for another scale measurement on this machine to end"
+    wait = Event(0.0, "checker", None, What(Kind.SET_UP, "scale_lock", args=str(lock), note=note))
+    return dataclasses.replace(verdict, events=(wait, *verdict.events))
+
+
+def _run_levels(
+    behaviour: Behaviour,
+    target: ScaleTarget,
+    family: Family,
+    timing: Timing,
+    levels: Sequence[int] | None,
+) -> ScaleVerdict:
     scale = behaviour.scale
     assert scale is not None, f"{behaviour.id} is not a scale behaviour"
     wanted = sorted(set(levels or scale.levels))
