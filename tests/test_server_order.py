@@ -82,7 +82,8 @@ CASES: dict[tuple[str, str], Case] = {
 }
 
 
-#: A failing item's text when the server died of its own defect during the behaviour.
+#: The start of a failure's cause (the JSON report's `failure.cause`) when the server died
+#: during the behaviour.
 EXITED = "the server exited"
 
 
@@ -93,7 +94,7 @@ def verdicts(document: dict[str, Any]) -> dict[str, str]:
     the machine's timing, not the order's."""
     return {
         item["id"]: "failed"
-        if item["outcome"] == "not-reached" and EXITED in (item["text"] or "")
+        if item["outcome"] == "not-reached" and (item["failure"]["cause"] or "").startswith(EXITED)
         else item["outcome"]
         for item in document["items"]
     }

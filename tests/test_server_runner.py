@@ -161,37 +161,45 @@ def test_server_exiting_during_a_behaviour_fails_it(tmp_path: Path) -> None:
         )
 
 
+#: A client has its "quit" echoed and then sees EOF; the leak check comes last, after `between`.
+QUIT_STEPS = (
+    "- {observe: base}",
+    "- {client: a, action: connect}",
+    "- {client: a, action: send, data: quit}",
+    "- {client: a, action: read, expect: {data: quit}}",
+    "- {client: a, action: read, size: 1, expect: {eof: true}}",
+)
+BACK_TO_BASE = "- {observe: after, limit: 1s, expect: {back_to: base}}"
+
+
+def exit_failure(tmp_path: Path, script: str, *between: str) -> tuple[str, str]:
+    """The failing step's title and first problem when QUIT_STEPS, `between` and the leak check
+    are played against a server that runs the Python `script` (its port as argv[1])."""
+    (tmp_path / "srv.py").write_text(script, encoding="utf-8")
+    steps = "\n".join((*QUIT_STEPS, *between, BACK_TO_BASE)) + "\n"
+    for live in server([sys.executable, str(tmp_path / "srv.py"), "{port}"], tmp_path):
+        verdict = run_server_behaviour(behaviour(steps), live, Family.TCP4, TIMING)
+        assert verdict.failure is not None
+        return verdict.failure.title, verdict.failure.mismatches[0]
+    raise AssertionError("the server fixture yielded nothing")
+
+
+def gone(code: int) -> str:
+    return (
+        f"expected the server to return to its counts at 'base', but it exited (exit code {code}), "
+        "so what it holds after its clients close cannot be seen"
+    )
+
+
 def test_a_server_that_exits_does_not_return_to_its_base(tmp_path: Path) -> None:
     """A server that is gone holds no thread and no descriptor: were it judged by its counts alone,
     a server that crashes once its clients close would pass the no-leak rule."""
-    (tmp_path / "quits.py").write_text(QUITS, encoding="utf-8")
-    for live in server([sys.executable, str(tmp_path / "quits.py"), "{port}"], tmp_path):
-        verdict = run_server_behaviour(
-            behaviour(
-                """\
-                - {observe: base}
-                - {client: a, action: connect}
-                - {client: a, action: send, data: quit}
-                - {client: a, action: read, expect: {data: quit}}
-                - {client: a, action: read, size: 1, expect: {eof: true}}
-                - {client: b, action: connect, after: 300ms, expect: {error: refused}}
-                - {observe: after, limit: 1s, expect: {back_to: base}}
-                """
-            ),
-            live,
-            Family.TCP4,
-            TIMING,
-        )
-        assert verdict.failure is not None
-        assert verdict.failure.title == "step 7 (observe after)"
-        assert verdict.failure.mismatches[0] == (
-            "expected the server to return to its counts at 'base', but it exited (exit code 0), "
-            "so what it holds after its clients close cannot be seen"
-        )
+    refused = "- {client: b, action: connect, after: 300ms, expect: {error: refused}}"
+    assert exit_failure(tmp_path, QUITS, refused) == ("step 7 (observe after)", gone(0))
 
 
-#: Serves one client; on "quit" it lets go of its connection, then exits 50 ms later (as a Python
-#: server that dies of an error closes its leaked sockets while it finalises).
+#: Echoes each client once; after "quit" it has let go of every connection, and exits 50 ms
+#: later (as a Python server that dies of an error closes its leaked sockets while it finalises).
 LETS_GO_THEN_EXITS = """\
 import socket, sys, time
 listener = socket.create_server(("127.0.0.1", int(sys.argv[1])))
@@ -209,29 +217,7 @@ while True:
 def test_a_server_back_at_its_base_on_its_way_out_has_not_returned(tmp_path: Path) -> None:
     """Its counts are back at base for a moment before it exits: that is no return to base (a
     server that crashed of its leak passed no-leak this way, seen once on a loaded machine)."""
-    (tmp_path / "exits.py").write_text(LETS_GO_THEN_EXITS, encoding="utf-8")
-    for live in server([sys.executable, str(tmp_path / "exits.py"), "{port}"], tmp_path):
-        verdict = run_server_behaviour(
-            behaviour(
-                """\
-                - {observe: base}
-                - {client: a, action: connect}
-                - {client: a, action: send, data: quit}
-                - {client: a, action: read, expect: {data: quit}}
-                - {client: a, action: read, size: 1, expect: {eof: true}}
-                - {observe: after, limit: 1s, expect: {back_to: base}}
-                """
-            ),
-            live,
-            Family.TCP4,
-            TIMING,
-        )
-        assert verdict.failure is not None
-        assert verdict.failure.title == "step 6 (observe after)"
-        assert verdict.failure.mismatches[0] == (
-            "expected the server to return to its counts at 'base', but it exited (exit code 3), "
-            "so what it holds after its clients close cannot be seen"
-        )
+    assert exit_failure(tmp_path, LETS_GO_THEN_EXITS) == ("step 6 (observe after)", gone(3))
 
 
 def test_cycle_reports_the_connection_that_failed(one_at_a_time: LiveServer) -> None:

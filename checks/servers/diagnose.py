@@ -38,6 +38,7 @@ def accept_queue(
         if not first.queued:
             return []
         return [f"{first.queued} connections wait to be accepted on port {port} (its backlog is unknown)"]
+    larger = f"listen with a larger backlog: this step connects {connecting} clients at once"
     if first.queued < first.backlog:
         if first.backlog >= unanswered:
             return []
@@ -48,7 +49,7 @@ def accept_queue(
             f"{unanswered} connects unanswered: a queue of {first.backlog} is full whenever more "
             "clients connect than the server has accepted, and then the kernel drops new SYNs "
             "(a connect waits for its SYN to be sent again, after 1 s, then 3 s, ...)",
-            f"listen with a larger backlog: this step connects {connecting} clients at once",
+            larger,
         ]
     state = "full" if first.full else "nearly full"
     lines = [
@@ -57,7 +58,7 @@ def accept_queue(
         "(after 1 s, then 3 s, ...)"
     ]
     if first.backlog < connecting:
-        lines.append(f"listen with a larger backlog: this step connects {connecting} clients at once")
+        lines.append(larger)
     after = next((listener for listener in later if listener.inode == first.inode), None)
     if after is not None:
         taken = first.queued - after.queued

@@ -605,13 +605,13 @@ class ServerRun(StepRun):
                 break
             time.sleep(SETTLE_INTERVAL)
         exited = self.target.exited()
-        if exited is None and snap.counts()[0] == 0:  # no live process left: it is on its way out
-            exited = self.target.exited(EXIT_GRACE) or "ended (no process of its tree is left)"
-        elif exited is None and not grown:
-            # Back at base may be a server on its way out: an exiting process lets go of what it
-            # held (a Python interpreter closes its leaked sockets as it finalises, the kernel
-            # closes the rest) before it is gone.
+        if exited is None and (not grown or snap.counts()[0] == 0):
+            # Back at base (or no live process left) may be a server on its way out: an exiting
+            # process lets go of what it held (a Python interpreter closes its leaked sockets as
+            # it finalises, the kernel closes the rest) before it is gone.
             exited = self.target.exited(EXIT_GRACE)
+            if exited is None and snap.counts()[0] == 0:
+                exited = "ended (no process of its tree is left)"
         if exited is not None:  # a server that is gone holds nothing: that is no return to base
             return snap, [
                 f"expected the server to return to its counts at {name!r}, but it {exited}, "
