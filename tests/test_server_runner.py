@@ -28,15 +28,23 @@ from sockspec.servers.runner import connect_summary, run_server_behaviour
 
 FAULTY = Path(__file__).resolve().parent / "faulty_servers"
 TIMING = Timing(step_limit=1.0, item_limit=10.0)
-QUITS = """\
-import socket, sys
+
+
+def quits(code: int = 0, pause: float = 0.0) -> str:
+    """A server that echoes each client once and closes it; after a client's "quit" it exits
+    with `code`, `pause` seconds later (having let go of every connection by then, as a Python
+    server that dies of an error closes its leaked sockets while it finalises)."""
+    return f"""\
+import socket, sys, time
 listener = socket.create_server(("127.0.0.1", int(sys.argv[1])))
 while True:
     conn, _ = listener.accept()
     data = conn.recv(100)
     conn.sendall(data)
+    conn.close()
     if data == b"quit":
-        sys.exit(0)
+        time.sleep({pause})
+        sys.exit({code})
 """
 
 
@@ -136,7 +144,7 @@ def test_long_payload_mismatch_names_the_offset(threads: LiveServer) -> None:
 
 
 def test_server_exiting_during_a_behaviour_fails_it(tmp_path: Path) -> None:
-    (tmp_path / "quits.py").write_text(QUITS, encoding="utf-8")
+    (tmp_path / "quits.py").write_text(quits(), encoding="utf-8")
     for live in server([sys.executable, str(tmp_path / "quits.py"), "{port}"], tmp_path):
         verdict = run_server_behaviour(
             behaviour(
@@ -195,29 +203,13 @@ def test_a_server_that_exits_does_not_return_to_its_base(tmp_path: Path) -> None
     """A server that is gone holds no thread and no descriptor: were it judged by its counts alone,
     a server that crashes once its clients close would pass the no-leak rule."""
     refused = "- {client: b, action: connect, after: 300ms, expect: {error: refused}}"
-    assert exit_failure(tmp_path, QUITS, refused) == ("step 7 (observe after)", gone(0))
-
-
-#: Echoes each client once; after "quit" it has let go of every connection, and exits 50 ms
-#: later (as a Python server that dies of an error closes its leaked sockets while it finalises).
-LETS_GO_THEN_EXITS = """\
-import socket, sys, time
-listener = socket.create_server(("127.0.0.1", int(sys.argv[1])))
-while True:
-    conn, _ = listener.accept()
-    data = conn.recv(100)
-    conn.sendall(data)
-    conn.close()
-    if data == b"quit":
-        time.sleep(0.05)
-        sys.exit(3)
-"""
+    assert exit_failure(tmp_path, quits(), refused) == ("step 7 (observe after)", gone(0))
 
 
 def test_a_server_back_at_its_base_on_its_way_out_has_not_returned(tmp_path: Path) -> None:
     """Its counts are back at base for a moment before it exits: that is no return to base (a
     server that crashed of its leak passed no-leak this way, seen once on a loaded machine)."""
-    assert exit_failure(tmp_path, LETS_GO_THEN_EXITS) == ("step 6 (observe after)", gone(3))
+    assert exit_failure(tmp_path, quits(code=3, pause=0.05)) == ("step 6 (observe after)", gone(3))
 
 
 def test_cycle_reports_the_connection_that_failed(one_at_a_time: LiveServer) -> None:
